@@ -1,0 +1,41 @@
+/*
+ * Alerts: what a verified SNS message becomes before it is rendered for a
+ * destination.  An alert is a JSON document (json-c object) whose schema
+ * docs/alert-schema.md describes; the generic webhook format sends it as
+ * it is, and the Discord renderer reads it.
+ */
+#ifndef SNSRELAY_ALERT_H
+#define SNSRELAY_ALERT_H
+
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "snsrelay/sns_message.h"
+
+#define ALERT_SCHEMA "snsrelay.alert/1"
+
+struct alert_options {
+	const char *timezone;	/* IANA zone for displayed times; NULL: UTC */
+};
+
+/*
+ * Builds the alert for a verified Notification.  An EventBridge event for
+ * a security-group API call becomes a "security_group_change" alert; any
+ * other content (other events, alarms, plain text) becomes a generic
+ * "notification" alert with the Subject and text.  Never fails on
+ * content: a shape the formatter does not understand falls back to the
+ * generic alert.  Returns NULL only when memory is short.
+ */
+json_object *alert_from_notification(const struct sns_message *msg,
+				     const struct alert_options *opts,
+				     time_t received_at);
+
+/* Builds the warning that a topic stopped delivering to this endpoint. */
+json_object *alert_from_unsubscribe(const struct sns_message *msg,
+				    time_t received_at);
+
+/* Returns the alert's string member key, or NULL. */
+const char *alert_get_string(json_object *alert, const char *key);
+
+#endif

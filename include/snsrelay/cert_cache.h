@@ -1,0 +1,74 @@
+/*
+ * Signing certificates: fetched from SNS over verified TLS, or read from a
+ * directory of pre-seeded PEM files, checked, and cached as public keys.
+ *
+ * A certificate is accepted when the PEM holds exactly one certificate,
+ * its subject alternative names (or CN) include a name SNS signs with
+ * (sns.amazonaws.com, sns-signing.<region>.amazonaws.com, and the China
+ * and GovCloud names), its key is RSA, and now lies within its validity
+ * period.  The dates are checked on every use, including cache hits.
+ *
+ * The cache is bounded (least recently used entry evicted), keeps
+ * successes only, and is thread-safe: concurrent requests for a URL that is
+ * not cached yet share one fetch.
+ */
+#ifndef SNSRELAY_CERT_CACHE_H
+#define SNSRELAY_CERT_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "snsrelay/err.h"
+
+struct cert_cache_options {
+	size_t capacity;		/* entries; at least 1 */
+	const char *seed_dir;		/* NULL: no pre-seeded certificates */
+	const char *ca_file;		/* NULL: system CA store */
+	unsigned fetch_timeout_ms;	/* whole fetch, connect included */
+};
+
+struct cert_cache_stats {
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t fetches;
+	uint64_t fetch_failures;
+	uint64_t seeded_loads;
+};
+
+struct cert_cache;
+
+/* Copies the strings it needs from opts.  Returns NULL when memory is
+ * short. */
+struct cert_cache *cert_cache_new(const struct cert_cache_options *opts);
+void cert_cache_free(struct cert_cache *cache);
+
+/*
+ * Returns in *key a new reference (EVP_PKEY_free it) to the public key of
+ * the certificate at url, which the caller has already checked with
+ * sns_url_check_cert.  topic_region selects the accepted signing names.
+ * The seed directory is tried first (by the URL's file name), then the
+ * cache, then the network.
+ *
+ * RESULT_RETRY (code "cert_fetch_failed"): network error, timeout, or an
+ * HTTP status other than 200 and 404.  RESULT_REJECT (code "cert_invalid"):
+ * a 404, or a body that fails the certificate checks above.
+ */
+int cert_cache_get(struct cert_cache *cache, const char *url,
+		   const char *topic_region, time_t now, EVP_PKEY **key,
+		   struct err *e);
+
+/*
+ * Checks one PEM document against the rules above and returns its public
+ * key.  Exposed for tests and for the pre-seeded directory.
+ */
+int cert_check_pem(const char *pem, size_t len, const char *topic_region,
+		   time_t now, EVP_PKEY **key, time_t *not_after,
+		   struct err *e);
+
+void cert_cache_get_stats(struct cert_cache *cache,
+			  struct cert_cache_stats *out);
+
+#endif

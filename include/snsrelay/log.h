@@ -1,0 +1,74 @@
+/*
+ * Structured logging: one line per event, as logfmt (key=value) or JSON,
+ * on standard error.  Values are escaped, so client bytes cannot forge
+ * lines or fields.
+ *
+ *   struct log_line line;
+ *   log_begin(&line, LOG_WARN, "request_rejected");
+ *   log_str(&line, "reason", reason);
+ *   log_int(&line, "status", 403);
+ *   log_end(&line);
+ */
+#ifndef SNSRELAY_LOG_H
+#define SNSRELAY_LOG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "snsrelay/limits.h"
+
+enum log_level {
+	LOG_DEBUG = 0,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR,
+};
+
+enum log_format {
+	LOG_FORMAT_LOGFMT = 0,
+	LOG_FORMAT_JSON,
+};
+
+struct log_line {
+	char text[LIMIT_LOG_LINE_BYTES];
+	size_t len;
+	bool enabled;		/* false when the level is filtered out */
+	bool truncated;
+	enum log_format format;
+};
+
+/* Sets the minimum level and format; safe to call again at any time. */
+void log_setup(enum log_level min_level, enum log_format format);
+
+/* Parses "debug", "info", "warn" or "error".  Returns 0 or -1. */
+int log_level_parse(const char *name, enum log_level *level);
+int log_format_parse(const char *name, enum log_format *format);
+
+/* Starts a line with ts=, level= and event= fields. */
+void log_begin(struct log_line *line, enum log_level level,
+	       const char *event);
+/* Adds key=value; a NULL value is skipped. */
+void log_str(struct log_line *line, const char *key, const char *value);
+/* Adds key=value for the first n bytes of value, which may hold NULs. */
+void log_strn(struct log_line *line, const char *key, const char *value,
+	      size_t n);
+void log_int(struct log_line *line, const char *key, long long value);
+void log_double(struct log_line *line, const char *key, double value);
+void log_fmt(struct log_line *line, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Writes the line with a single write, so lines from threads never mix. */
+void log_end(struct log_line *line);
+
+/* Shorthand for an event with one msg= field. */
+void log_message(enum log_level level, const char *event,
+		 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Copies url into out with its secret parts replaced by "REDACTED": the
+ * user info, the query string, and every path segment after the first
+ * two (Discord and Slack webhook tokens live there).
+ */
+void log_redact_url(const char *url, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * The runtime context shared by the HTTP server and the SNS handler.
+ */
+#ifndef SNSRELAY_RELAY_H
+#define SNSRELAY_RELAY_H
+
+#include <time.h>
+
+#include "snsrelay/cert_cache.h"
+#include "snsrelay/config.h"
+#include "snsrelay/delivery.h"
+
+struct relay {
+	const struct relay_config *cfg;
+	struct cert_cache *certs;
+	struct delivery *delivery;
+	time_t started_at;
+	/* Current time; tests may supply their own clock. */
+	time_t (*now)(void);
+};
+
+#endif

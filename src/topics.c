@@ -1,0 +1,3 @@
+#include "config.h"
+/* In progress. */
+extern int snsrelay_placeholder_topics;
