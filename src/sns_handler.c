@@ -102,8 +102,9 @@ check_envelope(struct relay *relay, const struct sns_request *req,
 			"false");
 		return -1;
 	}
-	if (sns_message_parse(req->body, req->body_len, msg, &e) != 0) {
-		respond_err(resp, 400, &e);
+	rc = sns_message_parse(req->body, req->body_len, msg, &e);
+	if (rc != RESULT_OK) {
+		respond_err(resp, status_for(rc, 400), &e);
 		return -1;
 	}
 	snprintf(resp->message_id, sizeof(resp->message_id), "%s",

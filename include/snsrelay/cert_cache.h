@@ -5,8 +5,11 @@
  * A certificate is accepted when the PEM holds exactly one certificate,
  * its subject alternative names (or CN) include a name SNS signs with
  * (sns.amazonaws.com, sns-signing.<region>.amazonaws.com, and the China
- * and GovCloud names), its key is RSA, and now lies within its validity
- * period.  The dates are checked on every use, including cache hits.
+ * and GovCloud names), its key is RSA of at least 2048 bits, and now lies
+ * within its validity period.  The dates are checked on every use,
+ * including cache hits.  The chain is not verified, because SNS serves the
+ * leaf only: trust comes from fetching over verified TLS from the host
+ * that sns_url_check_cert allows.
  *
  * The cache is bounded (least recently used entry evicted), keeps
  * successes only, and is thread-safe: concurrent requests for a URL that is
@@ -49,8 +52,8 @@ void cert_cache_free(struct cert_cache *cache);
  * Returns in *key a new reference (EVP_PKEY_free it) to the public key of
  * the certificate at url, which the caller has already checked with
  * sns_url_check_cert.  topic_region selects the accepted signing names.
- * The seed directory is tried first (by the URL's file name), then the
- * cache, then the network.
+ * The cache is tried first, then the seed directory (by the URL's file
+ * name), then the network; a key loaded from either is cached.
  *
  * RESULT_RETRY (code "cert_fetch_failed"): network error, timeout, or an
  * HTTP status other than 200 and 404.  RESULT_REJECT (code "cert_invalid"):

@@ -7,7 +7,11 @@
  * (sns.<region>.amazonaws.com.cn for cn-* regions), where <region> is the
  * region of the message's TopicArn.  The pattern the AWS SDK validators
  * share also matches S3 hosts such as sns.s3-us-west-2.amazonaws.com; these
- * rules do not.
+ * rules do not.  The partition of the TopicArn must fit its region
+ * (aws-cn for cn-*, aws-us-gov for us-gov-*, aws for the rest); other
+ * partitions need a host pattern.  Upper-case letters in the scheme, the
+ * host and the certificate file name are rejected, not folded, because SNS
+ * always writes them in lower case.
  *
  * A host pattern from the configuration (fnmatch(3) syntax, matched against
  * "host" or "host:port") replaces the AWS host rule for tests and local
