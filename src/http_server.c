@@ -457,6 +457,8 @@ start_daemon(struct http_server *server, const struct sockaddr *addr,
 
 	return MHD_start_daemon(flags, 0, NULL, NULL,
 		http_server_access, server,
+		/* First, so that messages about later options reach it. */
+		MHD_OPTION_EXTERNAL_LOGGER, http_server_log_mhd, server,
 		MHD_OPTION_SOCK_ADDR, addr,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -465,7 +467,6 @@ start_daemon(struct http_server *server, const struct sockaddr *addr,
 		(size_t)cfg->connection_memory_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout_s,
 		MHD_OPTION_NOTIFY_COMPLETED, http_server_completed, server,
-		MHD_OPTION_EXTERNAL_LOGGER, http_server_log_mhd, server,
 		MHD_OPTION_ARRAY, server->tls_cert != NULL ?
 		tls_options : no_options,
 		MHD_OPTION_END);
