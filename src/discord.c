@@ -1,3 +1,1045 @@
 #include "config.h"
-/* In progress. */
-extern int snsrelay_placeholder_discord;
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "snsrelay/alert.h"
+#include "snsrelay/buf.h"
+#include "snsrelay/discord.h"
+#include "snsrelay/limits.h"
+#include "snsrelay/text.h"
+
+#define DISCORD_USERNAME	"snsrelay"
+#define DISCORD_ZWSP		"\xE2\x80\x8B"	/* U+200B zero-width space */
+
+/*
+ * Caps, in code points, on the parts the renderer writes besides the
+ * description and the rules.  With them a title (256), a footer (512)
+ * and at most 12 short fields leave room in the 6000-character message
+ * total for the description and the rules.
+ */
+#define DISCORD_FOOTER_CAP	512
+#define DISCORD_VALUE_CAP	512
+#define DISCORD_VALUE_SHRUNK	64
+#define DISCORD_RULE_LINE_CAP	512
+/* Description kept before the rules are shortened. */
+#define DISCORD_DESCRIPTION_KEEP 512
+/* Room for the "… and N more" line at the end of the rules. */
+#define DISCORD_MORE_RESERVE	40
+/* Maximum of a work buffer.  Values are cut to their Discord limit
+ * before they are escaped, and escaping at most quadruples the bytes of
+ * a code point, so no part comes near this. */
+#define DISCORD_BUF_MAX		(256 * 1024)
+
+struct discord_severity {
+	const char *name;
+	const char *label;
+	int color;
+};
+
+static const struct discord_severity discord_severities[] = {
+	{ "critical", "CRITICAL", 0xD32F2F },
+	{ "high", "HIGH", 0xF57C00 },
+	{ "medium", "MEDIUM", 0xFBC02D },
+	{ "low", "LOW", 0x1976D2 },
+	{ "warning", "WARNING", 0xFFA000 },
+	{ "info", "INFO", 0x607D8B },
+};
+
+struct discord_field {
+	char *name;
+	char *value;
+	bool is_inline;
+};
+
+/* One embed while it is built and shrunk; every text is final (escaped
+ * where Discord renders markdown). */
+struct discord_embed {
+	char *title;
+	char *description;
+	char *footer;
+	char timestamp[TEXT_TIME_SIZE];
+	int color;
+	struct discord_field fields[DISCORD_FIELDS_MAX];
+	size_t field_count;
+	size_t rules_at;	/* index in fields before which rules go */
+	char **lines;		/* rule lines */
+	size_t line_count;
+	struct discord_field rules[DISCORD_FIELDS_MAX];
+	size_t rule_field_count;
+	bool nomem;
+};
+
+/* ---- escaping ---- */
+
+static bool
+discord_starts_with_word(const char *s, const char *word)
+{
+	return strncasecmp(s, word, strlen(word)) == 0;
+}
+
+/* Whether the '@' at s[i] could start a mention: "@everyone", "@here",
+ * or "<@id>", "<@!id>", "<@&id>". */
+static bool
+discord_is_mention(const char *s, size_t i)
+{
+	return discord_starts_with_word(s + i + 1, "everyone") ||
+	       discord_starts_with_word(s + i + 1, "here") ||
+	       (i > 0 && s[i - 1] == '<');
+}
+
+char *
+discord_escape(const char *s)
+{
+	static const char markdown[] = "\\*_~`|>#-[]()<";
+	struct buf out;
+	char *clean;
+	size_t i;
+	int rc = 0;
+
+	if (s == NULL)
+		s = "";
+	buf_init(&out, strlen(s) * 4 + 1);
+	for (i = 0; s[i] != '\0' && rc == 0; i++) {
+		if (strchr(markdown, s[i]) != NULL)
+			rc = buf_append(&out, "\\", 1);
+		if (rc == 0)
+			rc = buf_append(&out, &s[i], 1);
+		if (rc == 0 && s[i] == '@' && discord_is_mention(s, i))
+			rc = buf_append_str(&out, DISCORD_ZWSP);
+	}
+	if (rc == 0 && out.data == NULL)
+		rc = buf_append(&out, "", 0);
+	if (rc != 0) {
+		buf_free(&out);
+		return NULL;
+	}
+	clean = text_sanitize(out.data, out.len);
+	buf_free(&out);
+	return clean;
+}
+
+/* Shortens escaped text to max code points without leaving a lone
+ * backslash before the "…", which Discord would show. */
+static char *
+discord_cut(const char *escaped, size_t max)
+{
+	char *out = text_truncate(escaped, max);
+	size_t end, slashes = 0;
+
+	if (out == NULL || strcmp(out, escaped) == 0 || strlen(out) < 3)
+		return out;
+	end = strlen(out) - 3;	/* before the 3-byte ellipsis */
+	while (slashes < end && out[end - 1 - slashes] == '\\')
+		slashes++;
+	if (slashes % 2 == 1)
+		memmove(out + end - 1, out + end, 4);
+	return out;
+}
+
+/* Appends s, cut to max code points, escaped, to b.  Returns 0 or -1. */
+static int
+discord_append_cut(struct buf *b, const char *s, size_t max)
+{
+	char *cut = text_truncate(s, max);
+	char *escaped = cut != NULL ? discord_escape(cut) : NULL;
+	int rc = -1;
+
+	if (escaped != NULL)
+		rc = buf_append_str(b, escaped);
+	free(cut);
+	free(escaped);
+	return rc;
+}
+
+static int
+discord_append_escaped(struct buf *b, const char *s)
+{
+	return discord_append_cut(b, s, DISCORD_FIELD_VALUE_MAX);
+}
+
+/* ---- reading the alert ---- */
+
+static json_object *
+discord_member(json_object *obj, const char *key, enum json_type type)
+{
+	json_object *val = NULL;
+
+	if (!json_object_object_get_ex(obj, key, &val) ||
+	    !json_object_is_type(val, type))
+		return NULL;
+	return val;
+}
+
+/* Length of array, 0 for anything else (json-c asserts on a non-array). */
+static size_t
+discord_array_length(json_object *array)
+{
+	if (!json_object_is_type(array, json_type_array))
+		return 0;
+	return json_object_array_length(array);
+}
+
+static const char *
+discord_string(json_object *obj, const char *key)
+{
+	json_object *val = discord_member(obj, key, json_type_string);
+
+	return val != NULL ? json_object_get_string(val) : NULL;
+}
+
+static const struct discord_severity *
+discord_severity_of(json_object *alert)
+{
+	const char *name = discord_string(alert, "severity");
+	size_t i, n = sizeof(discord_severities) /
+		      sizeof(discord_severities[0]);
+
+	for (i = 0; name != NULL && i < n; i++)
+		if (strcmp(discord_severities[i].name, name) == 0)
+			return &discord_severities[i];
+	return &discord_severities[n - 1];
+}
+
+static bool
+discord_is_blank(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if (!isspace((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* ---- embed parts ---- */
+
+static void
+discord_embed_free(struct discord_embed *em)
+{
+	size_t i;
+
+	free(em->title);
+	free(em->description);
+	free(em->footer);
+	for (i = 0; i < em->field_count; i++) {
+		free(em->fields[i].name);
+		free(em->fields[i].value);
+	}
+	for (i = 0; i < em->rule_field_count; i++) {
+		free(em->rules[i].name);
+		free(em->rules[i].value);
+	}
+	for (i = 0; i < em->line_count; i++)
+		free(em->lines[i]);
+	free(em->lines);
+	memset(em, 0, sizeof(*em));
+}
+
+/* Adds a field with the final text in b as value, cut to the cap.  A
+ * blank value adds nothing, because Discord rejects empty fields.  Frees
+ * b. */
+static void
+discord_add_field(struct discord_embed *em, const char *name, struct buf *b,
+		  int rc, bool is_inline)
+{
+	struct discord_field *f;
+
+	if (rc != 0)
+		em->nomem = true;
+	if (rc != 0 || discord_is_blank(b->data) ||
+	    em->field_count >= DISCORD_FIELDS_MAX) {
+		buf_free(b);
+		return;
+	}
+	f = &em->fields[em->field_count];
+	f->name = strdup(name);
+	f->value = discord_cut(b->data, DISCORD_VALUE_CAP);
+	f->is_inline = is_inline;
+	if (f->name == NULL || f->value == NULL) {
+		free(f->name);
+		free(f->value);
+		em->nomem = true;
+	} else {
+		em->field_count++;
+	}
+	buf_free(b);
+}
+
+/* Adds a field holding one escaped value from the alert. */
+static void
+discord_add_value(struct discord_embed *em, const char *name,
+		  const char *value, bool is_inline)
+{
+	struct buf b;
+
+	if (value == NULL)
+		return;
+	buf_init(&b, DISCORD_BUF_MAX);
+	discord_add_field(em, name, &b, discord_append_escaped(&b, value),
+			  is_inline);
+}
+
+static void
+discord_set_title(struct discord_embed *em, json_object *alert,
+		  const struct discord_severity *sev)
+{
+	const char *title = discord_string(alert, "title");
+	struct buf b;
+	int rc;
+
+	buf_init(&b, DISCORD_BUF_MAX);
+	rc = buf_printf(&b, "[%s] ", sev->label);
+	if (rc == 0)
+		rc = discord_append_cut(&b, title != NULL ? title : "Alert",
+					DISCORD_TITLE_MAX);
+	if (rc == 0)
+		em->title = discord_cut(b.data, DISCORD_TITLE_MAX);
+	if (em->title == NULL)
+		em->nomem = true;
+	buf_free(&b);
+}
+
+/* The summary and, for generic alerts, the text. */
+static void
+discord_set_description(struct discord_embed *em, json_object *alert)
+{
+	const char *summary = discord_string(alert, "summary");
+	const char *text = discord_string(alert, "text");
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b, DISCORD_BUF_MAX);
+	if (summary != NULL)
+		rc = discord_append_cut(&b, summary, DISCORD_DESCRIPTION_MAX);
+	if (rc == 0 && text != NULL && !discord_is_blank(text))
+		rc = buf_append_str(&b, summary != NULL ? "\n\n" : "");
+	if (rc == 0 && text != NULL && !discord_is_blank(text))
+		rc = discord_append_cut(&b, text, DISCORD_DESCRIPTION_MAX);
+	if (rc == 0 && !discord_is_blank(b.data)) {
+		em->description = discord_cut(b.data, DISCORD_DESCRIPTION_MAX);
+		if (em->description == NULL)
+			em->nomem = true;
+	}
+	buf_free(&b);
+}
+
+/* "SNS message <id> · <topic ARN>".  Footers render no markdown, so the
+ * text is sanitized but not escaped. */
+static void
+discord_set_footer(struct discord_embed *em, json_object *alert)
+{
+	json_object *sns = discord_member(alert, "sns", json_type_object);
+	const char *id = discord_string(sns, "message_id");
+	const char *topic = discord_string(sns, "topic_arn");
+	struct buf b;
+	char *clean;
+
+	buf_init(&b, DISCORD_BUF_MAX);
+	if (buf_printf(&b, "SNS message %.256s%s%.1024s",
+		       id != NULL ? id : "(no id)",
+		       topic != NULL ? " \xC2\xB7 " : "",
+		       topic != NULL ? topic : "") != 0) {
+		em->nomem = true;
+		buf_free(&b);
+		return;
+	}
+	clean = text_sanitize(b.data, b.len);
+	em->footer = clean != NULL ? text_truncate(clean, DISCORD_FOOTER_CAP) :
+		NULL;
+	if (em->footer == NULL)
+		em->nomem = true;
+	free(clean);
+	buf_free(&b);
+}
+
+/* The event time when the alert has one, else the time snsrelay
+ * received it; re-formatted, because Discord rejects a malformed
+ * timestamp. */
+static void
+discord_set_timestamp(struct discord_embed *em, json_object *alert)
+{
+	time_t t;
+
+	if (text_parse_time(discord_string(alert, "occurred_at"), &t) != 0 &&
+	    text_parse_time(discord_string(alert, "received_at"), &t) != 0)
+		return;
+	text_format_time(t, em->timestamp, sizeof(em->timestamp));
+}
+
+/* "2024-10-30 19:54:35 UTC" and Discord's <t:…> markup, which shows the
+ * time in each reader's own zone. */
+static void
+discord_add_when(struct discord_embed *em, time_t t)
+{
+	struct buf b;
+	struct tm tm;
+	char utc[32];
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(utc, sizeof(utc), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		return;
+	buf_init(&b, DISCORD_BUF_MAX);
+	discord_add_field(em, "When", &b,
+			  buf_printf(&b, "%s\n<t:%lld:F> (<t:%lld:R>)", utc,
+				     (long long)t, (long long)t), false);
+}
+
+/* ---- security-group fields ---- */
+
+static void
+discord_add_groups(struct discord_embed *em, json_object *alert)
+{
+	json_object *groups = discord_member(alert, "security_groups",
+					     json_type_array);
+	size_t i, n = discord_array_length(groups);
+	const char *id, *name;
+	json_object *group;
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b, DISCORD_BUF_MAX);
+	for (i = 0; i < n && rc == 0 && b.len < DISCORD_VALUE_CAP; i++) {
+		group = json_object_array_get_idx(groups, i);
+		id = discord_string(group, "id");
+		name = discord_string(group, "name");
+		if (i > 0)
+			rc = buf_append_str(&b, "\n");
+		if (rc == 0)
+			rc = discord_append_escaped(&b, id != NULL ? id : name);
+		if (rc == 0 && id != NULL && name != NULL)
+			rc = buf_append_str(&b, " (");
+		if (rc == 0 && id != NULL && name != NULL)
+			rc = discord_append_escaped(&b, name);
+		if (rc == 0 && id != NULL && name != NULL)
+			rc = buf_append_str(&b, ")");
+	}
+	discord_add_field(em, n > 1 ? "Security groups" : "Security group", &b,
+			  rc, n <= 1);
+}
+
+static void
+discord_add_who(struct discord_embed *em, json_object *actor)
+{
+	const char *name = discord_string(actor, "name");
+	const char *type = discord_string(actor, "type");
+	const char *arn = discord_string(actor, "arn");
+	const char *via = discord_string(actor, "invoked_by");
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b, DISCORD_BUF_MAX);
+	if (name != NULL)
+		rc = discord_append_escaped(&b, name);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(&b, name != NULL ? " (" : "(");
+	if (rc == 0 && type != NULL)
+		rc = discord_append_escaped(&b, type);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(&b, ")");
+	if (rc == 0 && arn != NULL)
+		rc = buf_append_str(&b, "\n");
+	if (rc == 0 && arn != NULL)
+		rc = discord_append_escaped(&b, arn);
+	if (rc == 0 && via != NULL)
+		rc = buf_append_str(&b, "\nvia ");
+	if (rc == 0 && via != NULL)
+		rc = discord_append_escaped(&b, via);
+	discord_add_field(em, "Who", &b, rc, false);
+}
+
+static void
+discord_add_error(struct discord_embed *em, json_object *event)
+{
+	const char *code = discord_string(event, "error_code");
+	const char *message = discord_string(event, "error_message");
+	struct buf b;
+	int rc;
+
+	if (code == NULL)
+		return;
+	buf_init(&b, DISCORD_BUF_MAX);
+	rc = discord_append_escaped(&b, code);
+	if (rc == 0 && message != NULL)
+		rc = buf_append_str(&b, ": ");
+	if (rc == 0 && message != NULL)
+		rc = discord_append_escaped(&b, message);
+	discord_add_field(em, "Error", &b, rc, false);
+}
+
+/* "added ingress: tcp 22 from 0.0.0.0/0", one per rule, escaped. */
+static char *
+discord_rule_line(json_object *rule)
+{
+	const char *change = discord_string(rule, "change");
+	const char *direction = discord_string(rule, "direction");
+	const char *text = discord_string(rule, "text");
+	struct buf b;
+	char *line = NULL;
+	int rc;
+
+	buf_init(&b, DISCORD_BUF_MAX);
+	rc = buf_printf(&b, "%s%s%s: ", change != NULL ? change : "changed",
+			direction != NULL ? " " : "",
+			direction != NULL ? direction : "");
+	if (rc == 0)
+		rc = discord_append_escaped(&b, text != NULL ? text : "?");
+	if (rc == 0)
+		line = discord_cut(b.data, DISCORD_RULE_LINE_CAP);
+	buf_free(&b);
+	return line;
+}
+
+static void
+discord_read_rules(struct discord_embed *em, json_object *alert)
+{
+	json_object *rules = discord_member(alert, "rules", json_type_array);
+	size_t i, n = discord_array_length(rules);
+
+	em->rules_at = em->field_count;
+	if (n == 0)
+		return;
+	em->lines = calloc(n, sizeof(char *));
+	if (em->lines == NULL) {
+		em->nomem = true;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		em->lines[i] = discord_rule_line(
+			json_object_array_get_idx(rules, i));
+		if (em->lines[i] == NULL) {
+			em->nomem = true;
+			return;
+		}
+		em->line_count++;
+	}
+}
+
+static void
+discord_add_sg_fields(struct discord_embed *em, json_object *alert)
+{
+	json_object *event = discord_member(alert, "event", json_type_object);
+	json_object *epoch = discord_member(event, "epoch", json_type_int);
+	const char *name = discord_string(event, "name");
+	struct buf b;
+
+	if (name != NULL) {
+		buf_init(&b, DISCORD_BUF_MAX);
+		discord_add_field(em, "Event", &b,
+			buf_printf(&b, "%s%s", name,
+				   discord_string(event, "error_code") != NULL ?
+				   " (failed)" : ""), true);
+	}
+	discord_add_groups(em, alert);
+	discord_read_rules(em, alert);
+	discord_add_who(em, discord_member(event, "actor", json_type_object));
+	discord_add_value(em, "Source IP", discord_string(event, "source_ip"),
+			  true);
+	discord_add_value(em, "Region", discord_string(event, "region"), true);
+	discord_add_value(em, "Account", discord_string(event, "account"),
+			  true);
+	if (epoch != NULL)
+		discord_add_when(em, (time_t)json_object_get_int64(epoch));
+	else
+		discord_add_value(em, "When", discord_string(event, "time"),
+				  false);
+	discord_add_value(em, "User agent", discord_string(event, "user_agent"),
+			  false);
+	discord_add_value(em, "CloudTrail event id",
+			  discord_string(event, "id"), true);
+	discord_add_error(em, event);
+}
+
+static void
+discord_add_other_fields(struct discord_embed *em, json_object *alert)
+{
+	json_object *sns = discord_member(alert, "sns", json_type_object);
+	const char *kind = discord_string(alert, "kind");
+	time_t t;
+
+	if (kind != NULL && strcmp(kind, "subscription_ended") == 0)
+		discord_add_value(em, "Topic", discord_string(sns, "topic_arn"),
+				  false);
+	if (text_parse_time(discord_string(alert, "occurred_at"), &t) == 0)
+		discord_add_when(em, t);
+	em->rules_at = em->field_count;
+}
+
+/* ---- rules fields ---- */
+
+static void
+discord_clear_rule_fields(struct discord_embed *em)
+{
+	size_t i;
+
+	for (i = 0; i < em->rule_field_count; i++) {
+		free(em->rules[i].name);
+		free(em->rules[i].value);
+	}
+	em->rule_field_count = 0;
+}
+
+/* Closes the rule field in b.  Returns 0 or -1. */
+static int
+discord_push_rule_field(struct discord_embed *em, struct buf *b)
+{
+	struct discord_field *f = &em->rules[em->rule_field_count];
+
+	f->name = NULL;
+	f->value = buf_steal(b);
+	f->is_inline = false;
+	if (f->value == NULL)
+		return -1;
+	em->rule_field_count++;
+	return 0;
+}
+
+/* Fills one field with whole lines from *next on, within room code
+ * points.  Returns the code points used. */
+static size_t
+discord_fill_rule_field(struct discord_embed *em, struct buf *b,
+			size_t *next, size_t room)
+{
+	size_t used = 0, len;
+	char *cut;
+
+	while (*next < em->line_count) {
+		len = text_length(em->lines[*next]) + (used > 0);
+		if (used + len > room)
+			break;
+		if (buf_printf(b, "%s%s", used > 0 ? "\n" : "",
+			       em->lines[*next]) != 0)
+			break;
+		used += len;
+		(*next)++;
+	}
+	if (used == 0 && *next < em->line_count && room > 8) {
+		/* A line longer than the room: keep its start. */
+		cut = discord_cut(em->lines[*next], room);
+		if (cut != NULL && buf_append_str(b, cut) == 0) {
+			used = text_length(cut);
+			(*next)++;
+		}
+		free(cut);
+	}
+	return used;
+}
+
+/* Names the rule fields "Rules changed", or "Rules (1/3)" and so on. */
+static int
+discord_name_rule_fields(struct discord_embed *em)
+{
+	struct buf name;
+	size_t i;
+
+	for (i = 0; i < em->rule_field_count; i++) {
+		buf_init(&name, DISCORD_BUF_MAX);
+		if (em->rule_field_count == 1 ?
+		    buf_append_str(&name, "Rules changed") :
+		    buf_printf(&name, "Rules (%zu/%zu)", i + 1,
+			       em->rule_field_count))
+			return -1;
+		em->rules[i].name = buf_steal(&name);
+		if (em->rules[i].name == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Maximum code points of a rule field's name ("Rules (25/25)"). */
+#define DISCORD_RULE_NAME_MAX	16
+
+/* Appends "… and N more rules" to the last rule field, or adds a field
+ * for it.  discord_render_rules keeps room for this line in every field
+ * and in the budget. */
+static void
+discord_note_more_rules(struct discord_embed *em, size_t count)
+{
+	struct discord_field *last;
+	struct buf b;
+
+	buf_init(&b, DISCORD_BUF_MAX);
+	if (em->rule_field_count > 0) {
+		last = &em->rules[em->rule_field_count - 1];
+		if (buf_printf(&b, "%s\n", last->value) != 0)
+			goto fail;
+		free(last->value);
+		last->value = NULL;
+		em->rule_field_count--;
+	}
+	if (buf_printf(&b, "\xE2\x80\xA6 and %zu more rule%s", count,
+		       count == 1 ? "" : "s") != 0 ||
+	    discord_push_rule_field(em, &b) != 0)
+		goto fail;
+	return;
+fail:
+	buf_free(&b);
+	em->nomem = true;
+}
+
+
+/*
+ * Lays the rule lines out in fields of at most 1024 code points, no
+ * more than max_fields fields and budget code points in all (names
+ * included).  Lines that do not fit are counted in a last "… and N more
+ * rules" line.
+ */
+static void
+discord_render_rules(struct discord_embed *em, size_t max_fields,
+		     size_t budget)
+{
+	size_t next = 0, used = 0, room;
+	struct buf b;
+
+	discord_clear_rule_fields(em);
+	while (next < em->line_count && em->rule_field_count < max_fields) {
+		if (used + DISCORD_RULE_NAME_MAX + DISCORD_MORE_RESERVE +
+		    8 > budget)
+			break;
+		room = budget - used - DISCORD_RULE_NAME_MAX -
+		       DISCORD_MORE_RESERVE;
+		if (room > DISCORD_FIELD_VALUE_MAX - DISCORD_MORE_RESERVE)
+			room = DISCORD_FIELD_VALUE_MAX - DISCORD_MORE_RESERVE;
+		buf_init(&b, DISCORD_BUF_MAX);
+		used += discord_fill_rule_field(em, &b, &next, room) +
+			DISCORD_RULE_NAME_MAX;
+		if (b.len == 0 || discord_push_rule_field(em, &b) != 0) {
+			buf_free(&b);
+			break;
+		}
+	}
+	/* Every field kept DISCORD_MORE_RESERVE free for the note; without
+	 * a field, the note needs a field of its own. */
+	if (next < em->line_count && (em->rule_field_count > 0 ||
+	    (max_fields > 0 && used + DISCORD_RULE_NAME_MAX +
+	     DISCORD_MORE_RESERVE <= budget)))
+		discord_note_more_rules(em, em->line_count - next);
+	if (discord_name_rule_fields(em) != 0)
+		em->nomem = true;
+}
+
+/* ---- sizes and shrinking ---- */
+
+static size_t
+discord_length(const char *s)
+{
+	return s != NULL ? text_length(s) : 0;
+}
+
+static size_t
+discord_fields_size(const struct discord_field *fields, size_t n)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < n; i++)
+		total += discord_length(fields[i].name) +
+			 discord_length(fields[i].value);
+	return total;
+}
+
+/* Characters that count towards the 6000 of a message. */
+static size_t
+discord_embed_size(const struct discord_embed *em)
+{
+	return discord_length(em->title) + discord_length(em->description) +
+	       discord_length(em->footer) +
+	       discord_fields_size(em->fields, em->field_count) +
+	       discord_fields_size(em->rules, em->rule_field_count);
+}
+
+static size_t
+discord_over(const struct discord_embed *em, size_t limit)
+{
+	size_t size = discord_embed_size(em);
+
+	return size > limit ? size - limit : 0;
+}
+
+/* Shortens *text to max code points; 0 removes it. */
+static void
+discord_shrink(struct discord_embed *em, char **text, size_t max)
+{
+	char *cut = NULL;
+
+	if (*text == NULL || text_length(*text) <= max)
+		return;
+	if (max > 0 && (cut = discord_cut(*text, max)) == NULL) {
+		em->nomem = true;
+		return;
+	}
+	free(*text);
+	*text = cut;
+}
+
+static size_t
+discord_saturating_sub(size_t a, size_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static void
+discord_drop_field(struct discord_field *fields, size_t *count)
+{
+	(*count)--;
+	free(fields[*count].name);
+	free(fields[*count].value);
+	fields[*count].name = fields[*count].value = NULL;
+}
+
+/* Last resort of discord_embed_fit: short field values, then fewer
+ * fields.  Title and footer alone stay far below any limit used. */
+static void
+discord_fit_fields(struct discord_embed *em, size_t limit)
+{
+	size_t i;
+
+	for (i = 0; i < em->field_count && discord_over(em, limit) > 0; i++)
+		discord_shrink(em, &em->fields[i].value, DISCORD_VALUE_SHRUNK);
+	while (discord_over(em, limit) > 0 && em->rule_field_count > 0)
+		discord_drop_field(em->rules, &em->rule_field_count);
+	while (discord_over(em, limit) > 0 && em->field_count > 0)
+		discord_drop_field(em->fields, &em->field_count);
+	if (em->rules_at > em->field_count)
+		em->rules_at = em->field_count;
+	while (discord_over(em, limit) > 0 && em->description != NULL)
+		discord_shrink(em, &em->description, 0);
+}
+
+/* Shrinks a whole-message embed to limit characters: the description
+ * first (down to DISCORD_DESCRIPTION_KEEP), then the rules, then the rest
+ * of the description, the other field values, and at last the fields. */
+static void
+discord_embed_fit(struct discord_embed *em, size_t limit)
+{
+	size_t over, target, rules_size;
+
+	if ((over = discord_over(em, limit)) > 0) {
+		target = discord_saturating_sub(
+			discord_length(em->description), over);
+		if (target < DISCORD_DESCRIPTION_KEEP)
+			target = DISCORD_DESCRIPTION_KEEP;
+		discord_shrink(em, &em->description, target);
+	}
+	if ((over = discord_over(em, limit)) > 0) {
+		rules_size = discord_fields_size(em->rules,
+						 em->rule_field_count);
+		discord_render_rules(em, DISCORD_FIELDS_MAX - em->field_count,
+				     discord_saturating_sub(rules_size, over));
+	}
+	if ((over = discord_over(em, limit)) > 0)
+		discord_shrink(em, &em->description, discord_saturating_sub(
+			discord_length(em->description), over));
+	discord_fit_fields(em, limit);
+}
+
+/* ---- JSON ---- */
+
+static int
+discord_add_json(json_object *obj, const char *key, json_object *val)
+{
+	if (val == NULL || json_object_object_add(obj, key, val) != 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+discord_append_field_json(json_object *array, const struct discord_field *f)
+{
+	json_object *field = json_object_new_object();
+	int rc = field != NULL ? 0 : -1;
+
+	if (rc == 0)
+		rc = discord_add_json(field, "name",
+				      json_object_new_string(f->name));
+	if (rc == 0)
+		rc = discord_add_json(field, "value",
+				      json_object_new_string(f->value));
+	if (rc == 0)
+		rc = discord_add_json(field, "inline",
+				      json_object_new_boolean(f->is_inline));
+	if (rc == 0 && json_object_array_add(array, field) == 0)
+		return 0;
+	json_object_put(field);
+	return -1;
+}
+
+/* The fields in display order: those before the rules, the rules, the
+ * rest. */
+static json_object *
+discord_fields_json(const struct discord_embed *em)
+{
+	json_object *array = json_object_new_array();
+	size_t i;
+	int rc = array != NULL ? 0 : -1;
+
+	for (i = 0; i < em->rules_at && rc == 0; i++)
+		rc = discord_append_field_json(array, &em->fields[i]);
+	for (i = 0; i < em->rule_field_count && rc == 0; i++)
+		rc = discord_append_field_json(array, &em->rules[i]);
+	for (i = em->rules_at; i < em->field_count && rc == 0; i++)
+		rc = discord_append_field_json(array, &em->fields[i]);
+	if (rc != 0) {
+		json_object_put(array);
+		return NULL;
+	}
+	return array;
+}
+
+static json_object *
+discord_footer_json(const struct discord_embed *em)
+{
+	json_object *footer = json_object_new_object();
+
+	if (footer != NULL && discord_add_json(footer, "text",
+			json_object_new_string(em->footer)) != 0) {
+		json_object_put(footer);
+		return NULL;
+	}
+	return footer;
+}
+
+static json_object *
+discord_embed_json(const struct discord_embed *em)
+{
+	json_object *embed = json_object_new_object();
+	int rc = embed != NULL ? 0 : -1;
+
+	if (rc == 0)
+		rc = discord_add_json(embed, "title",
+				      json_object_new_string(em->title));
+	if (rc == 0 && em->description != NULL)
+		rc = discord_add_json(embed, "description",
+				      json_object_new_string(em->description));
+	if (rc == 0)
+		rc = discord_add_json(embed, "color",
+				      json_object_new_int(em->color));
+	if (rc == 0 && em->timestamp[0] != '\0')
+		rc = discord_add_json(embed, "timestamp",
+				      json_object_new_string(em->timestamp));
+	if (rc == 0 && em->field_count + em->rule_field_count > 0)
+		rc = discord_add_json(embed, "fields", discord_fields_json(em));
+	if (rc == 0)
+		rc = discord_add_json(embed, "footer", discord_footer_json(em));
+	if (rc != 0) {
+		json_object_put(embed);
+		return NULL;
+	}
+	return embed;
+}
+
+/* ---- payload ---- */
+
+/* Builds the embed of alert with its rules laid out at full length.
+ * Returns 0, or -1 when memory is short. */
+static int
+discord_embed_build(json_object *alert, struct discord_embed *em)
+{
+	const struct discord_severity *sev = discord_severity_of(alert);
+	const char *kind = discord_string(alert, "kind");
+
+	memset(em, 0, sizeof(*em));
+	em->color = sev->color;
+	discord_set_title(em, alert, sev);
+	discord_set_description(em, alert);
+	discord_set_footer(em, alert);
+	discord_set_timestamp(em, alert);
+	if (kind != NULL && strcmp(kind, "security_group_change") == 0)
+		discord_add_sg_fields(em, alert);
+	else
+		discord_add_other_fields(em, alert);
+	discord_render_rules(em, DISCORD_FIELDS_MAX - em->field_count,
+			     (size_t)-1);
+	return em->nomem ? -1 : 0;
+}
+
+static json_object *
+discord_new_payload(json_object **embeds)
+{
+	json_object *payload = json_object_new_object();
+	json_object *mentions = json_object_new_object();
+	int rc = payload != NULL && mentions != NULL ? 0 : -1;
+
+	*embeds = NULL;
+	if (rc == 0)
+		rc = discord_add_json(payload, "username",
+				      json_object_new_string(DISCORD_USERNAME));
+	if (rc == 0)
+		rc = discord_add_json(mentions, "parse",
+				      json_object_new_array());
+	if (rc == 0) {
+		rc = discord_add_json(payload, "allowed_mentions", mentions);
+		mentions = NULL;
+	}
+	if (rc == 0)
+		rc = discord_add_json(payload, "embeds",
+				      *embeds = json_object_new_array());
+	json_object_put(mentions);
+	if (rc != 0) {
+		json_object_put(payload);
+		return NULL;
+	}
+	return payload;
+}
+
+/* Adds the embed of alert to embeds when it fits in the characters left
+ * (the first embed is shrunk to fit).  Returns 1 when added, 0 when it
+ * does not fit, -1 when memory is short. */
+static int
+discord_pack_one(json_object *embeds, json_object *alert, size_t *total)
+{
+	struct discord_embed em;
+	json_object *embed = NULL;
+	size_t size;
+	int rc = -1;
+
+	if (discord_embed_build(alert, &em) != 0)
+		goto out;
+	if (json_object_array_length(embeds) == 0)
+		discord_embed_fit(&em, DISCORD_EMBED_TOTAL_MAX);
+	size = discord_embed_size(&em);
+	if (em.nomem)
+		goto out;
+	rc = 0;
+	if (*total + size > DISCORD_EMBED_TOTAL_MAX)
+		goto out;
+	embed = discord_embed_json(&em);
+	rc = -1;
+	if (embed == NULL || json_object_array_add(embeds, embed) != 0) {
+		json_object_put(embed);
+		goto out;
+	}
+	*total += size;
+	rc = 1;
+out:
+	discord_embed_free(&em);
+	return rc;
+}
+
+json_object *
+discord_build_payload(json_object *const *alerts, size_t count, size_t *used)
+{
+	json_object *embeds, *payload = discord_new_payload(&embeds);
+	size_t i, total = 0;
+	int rc = 1;
+
+	*used = 0;
+	if (payload == NULL)
+		return NULL;
+	for (i = 0; i < count && i < DISCORD_EMBEDS_MAX && rc == 1; i++) {
+		rc = discord_pack_one(embeds, alerts[i], &total);
+		if (rc == 1)
+			(*used)++;
+	}
+	if (rc < 0) {
+		json_object_put(payload);
+		*used = 0;
+		return NULL;
+	}
+	return payload;
+}

@@ -1,18 +1,26 @@
 /*
- * UTF-8 text helpers for rendering untrusted values.
+ * UTF-8 text helpers for rendering untrusted values, and the ISO 8601 UTC
+ * times that alerts carry.
  */
 #ifndef SNSRELAY_TEXT_H
 #define SNSRELAY_TEXT_H
 
 #include <stddef.h>
+#include <time.h>
+
+/* Size of a buffer for text_format_time: "2024-10-30T19:54:35Z" + NUL. */
+#define TEXT_TIME_SIZE 21
 
 /* Number of Unicode code points in the valid UTF-8 string s. */
 size_t text_length(const char *s);
 
 /*
- * Returns a new copy of the first len bytes of s that is valid UTF-8:
- * invalid sequences become U+FFFD, NUL and control characters other than
- * newline and tab become a space.  Returns NULL when memory is short.
+ * Returns a new copy of the first len bytes of s that is valid UTF-8.
+ * Each maximal invalid sequence becomes one U+FFFD.  NUL, the other C0
+ * and C1 control characters except newline and tab, DEL, and the
+ * bidirectional override and isolate characters (U+202A-U+202E,
+ * U+2066-U+2069) become a space.  A NULL s gives an empty string.
+ * Returns NULL when memory is short.
  */
 char *text_sanitize(const char *s, size_t len);
 
@@ -22,5 +30,19 @@ char *text_sanitize(const char *s, size_t len);
  * UTF-8.  Returns NULL when memory is short.
  */
 char *text_truncate(const char *s, size_t max_chars);
+
+/*
+ * Parses an ISO 8601 time with seconds, as CloudTrail, EventBridge, SNS
+ * and CloudWatch write it: "2024-10-30T19:54:35Z",
+ * "2012-04-26T20:45:04.751Z" or "2024-01-01T00:00:00.000+0000".  A
+ * fraction is ignored; an offset (+HH, +HHMM, +HH:MM) is applied.
+ * Returns 0 and sets *out, or -1 for any other text or a year outside
+ * 1000-9999.
+ */
+int text_parse_time(const char *s, time_t *out);
+
+/* Writes t as "YYYY-MM-DDTHH:MM:SSZ" into out (TEXT_TIME_SIZE bytes or
+ * more).  Returns 0, or -1 with out empty when t is out of range. */
+int text_format_time(time_t t, char *out, size_t size);
 
 #endif
