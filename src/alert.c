@@ -715,6 +715,38 @@ alert_build_sg(const struct sns_message *msg, json_object *event,
 			      alert_sg_occurred(parts), received_at);
 }
 
+/*
+ * Adds the event time in the team's zone: "timezone" and
+ * "occurred_at_local".  The zone itself is process-wide (see
+ * text_use_timezone); opts only names it.  Returns alert, or NULL after
+ * freeing it when memory is short.
+ */
+static json_object *
+alert_add_local_time(json_object *alert, const struct alert_options *opts)
+{
+	const char *zone = opts != NULL ? opts->timezone : NULL;
+	const char *iso = alert_get_string(alert, "occurred_at");
+	char local[64];
+	bool nomem = false;
+	time_t t;
+
+	if (alert == NULL || zone == NULL || *zone == '\0')
+		return alert;
+	if (iso == NULL)
+		iso = alert_get_string(alert, "received_at");
+	if (iso == NULL || text_parse_time(iso, &t) != 0 ||
+	    text_format_local_time(t, local, sizeof(local)) != 0)
+		return alert;
+	alert_add(&nomem, alert, "timezone", json_object_new_string(zone));
+	alert_add(&nomem, alert, "occurred_at_local",
+		  json_object_new_string(local));
+	if (nomem) {
+		json_object_put(alert);
+		return NULL;
+	}
+	return alert;
+}
+
 json_object *
 alert_from_notification(const struct sns_message *msg,
 			const struct alert_options *opts, time_t received_at)
@@ -727,7 +759,7 @@ alert_from_notification(const struct sns_message *msg,
 	if (alert == NULL)
 		alert = alert_build_generic(msg, event, received_at);
 	json_object_put(event);
-	return alert;
+	return alert_add_local_time(alert, opts);
 }
 
 /* ---- subscription ended ---- */
@@ -752,7 +784,8 @@ alert_write_unsubscribe(struct buf *b, const struct sns_message *msg)
 }
 
 json_object *
-alert_from_unsubscribe(const struct sns_message *msg, time_t received_at)
+alert_from_unsubscribe(const struct sns_message *msg,
+		       const struct alert_options *opts, time_t received_at)
 {
 	json_object *parts = json_object_new_object();
 	bool nomem = parts == NULL;
@@ -776,6 +809,6 @@ alert_from_unsubscribe(const struct sns_message *msg, time_t received_at)
 		json_object_put(occurred);
 		return NULL;
 	}
-	return alert_assemble(msg, NULL, "subscription_ended", parts,
-			      occurred, received_at);
+	return alert_add_local_time(alert_assemble(msg, NULL,
+		"subscription_ended", parts, occurred, received_at), opts);
 }

@@ -371,22 +371,28 @@ discord_set_timestamp(struct discord_embed *em, json_object *alert)
 	text_format_time(t, em->timestamp, sizeof(em->timestamp));
 }
 
-/* "2024-10-30 19:54:35 UTC" and Discord's <t:…> markup, which shows the
- * time in each reader's own zone. */
+/* Adds the time in UTC, in the team's zone when the alert has one, and
+ * as <t:...> markup that Discord shows in each reader's zone. */
 static void
-discord_add_when(struct discord_embed *em, time_t t)
+discord_add_when(struct discord_embed *em, json_object *alert, time_t t)
 {
+	const char *local = discord_string(alert, "occurred_at_local");
+	const char *zone = discord_string(alert, "timezone");
 	struct buf b;
 	struct tm tm;
 	char utc[32];
+	int rc = 0;
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(utc, sizeof(utc), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 		return;
 	buf_init(&b, DISCORD_BUF_MAX);
-	discord_add_field(em, "When", &b,
-			  buf_printf(&b, "%s\n<t:%lld:F> (<t:%lld:R>)", utc,
-				     (long long)t, (long long)t), false);
+	if (local != NULL && zone != NULL && strcmp(zone, "UTC") != 0)
+		rc = buf_printf(&b, "%s %s\n", local, zone);
+	if (rc == 0)
+		rc = buf_printf(&b, "%s\n<t:%lld:F> (<t:%lld:R>)", utc,
+				(long long)t, (long long)t);
+	discord_add_field(em, "When", &b, rc, false);
 }
 
 /* ---- security-group fields ---- */
@@ -543,7 +549,8 @@ discord_add_sg_fields(struct discord_embed *em, json_object *alert)
 	discord_add_value(em, "Account", discord_string(event, "account"),
 			  true);
 	if (epoch != NULL)
-		discord_add_when(em, (time_t)json_object_get_int64(epoch));
+		discord_add_when(em, alert,
+				 (time_t)json_object_get_int64(epoch));
 	else
 		discord_add_value(em, "When", discord_string(event, "time"),
 				  false);
@@ -565,7 +572,7 @@ discord_add_other_fields(struct discord_embed *em, json_object *alert)
 		discord_add_value(em, "Topic", discord_string(sns, "topic_arn"),
 				  false);
 	if (text_parse_time(discord_string(alert, "occurred_at"), &t) == 0)
-		discord_add_when(em, t);
+		discord_add_when(em, alert, t);
 	em->rules_at = em->field_count;
 }
 

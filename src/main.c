@@ -23,6 +23,7 @@
 #include "snsrelay/http_server.h"
 #include "snsrelay/log.h"
 #include "snsrelay/relay.h"
+#include "snsrelay/text.h"
 
 #define EXIT_USAGE 2
 
@@ -374,6 +375,13 @@ main_run(struct main_state *st, const struct main_options *opts)
 	/* Before any module can start a thread, so that every thread
 	 * inherits the mask. */
 	main_block_signals(&set);
+	/* Local times in alerts use this zone; set once, before threads. */
+	if (text_use_timezone(st->cfg.timezone) != 0) {
+		main_log_startup_failed("timezone_failed",
+					"cannot set the time zone: out of "
+					"memory");
+		return EXIT_FAILURE;
+	}
 	if (http_client_global_init() != 0) {
 		main_log_startup_failed("curl_init_failed",
 					"libcurl global initialisation failed");

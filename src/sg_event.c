@@ -1431,8 +1431,7 @@ sg_event_fill_alert(json_object *event, json_object *alert,
 	struct sg_ctx c;
 	json_object *request, *response;
 
-	/* NOTE: times stay in UTC (Discord shows each reader's zone through
-	 * <t:…>); the configured timezone is not applied yet. */
+	/* Times stay in UTC here; alert.c adds the team's local time. */
 	(void)timezone;
 	memset(&c, 0, sizeof(c));
 	c.e = e;

@@ -262,7 +262,8 @@ static void
 handle_unsubscribe(struct relay *relay, const struct sns_request *req,
 		   const struct sns_message *msg, struct sns_response *resp)
 {
-	json_object *alert = alert_from_unsubscribe(msg, relay->now());
+	struct alert_options opts = { .timezone = relay->cfg->timezone };
+	json_object *alert = alert_from_unsubscribe(msg, &opts, relay->now());
 
 	/* Never visit this message's SubscribeURL: it would subscribe the
 	 * endpoint again without anyone deciding to. */

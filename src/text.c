@@ -258,3 +258,25 @@ text_format_time(time_t t, char *out, size_t size)
 		return -1;
 	return 0;
 }
+
+int
+text_use_timezone(const char *name)
+{
+	if (setenv("TZ", name != NULL && *name != '\0' ? name : "UTC", 1) != 0)
+		return -1;
+	tzset();
+	return 0;
+}
+
+int
+text_format_local_time(time_t t, char *out, size_t size)
+{
+	struct tm tm;
+
+	if (size > 0)
+		out[0] = '\0';
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(out, size, "%Y-%m-%d %H:%M:%S %Z (%z)", &tm) == 0)
+		return -1;
+	return 0;
+}

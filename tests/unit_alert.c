@@ -1643,7 +1643,7 @@ test_unsubscribe(void)
 	m.type = SNS_TYPE_UNSUBSCRIBE_CONFIRMATION;
 	free(m.type_name.str);
 	field_set(&m.type_name, "UnsubscribeConfirmation", 23);
-	alert = alert_from_unsubscribe(&m, RECEIVED_AT);
+	alert = alert_from_unsubscribe(&m, NULL, RECEIVED_AT);
 	summary = path_str(alert, "summary");
 	check_common(alert, "unsubscribe");
 	is_str(path_str(alert, "kind"), "subscription_ended",
@@ -1671,6 +1671,42 @@ test_unsubscribe(void)
 	   "alert_get_string: missing member");
 	json_object_put(alert);
 	msg_free(&m);
+}
+
+/* The team's zone converts the UTC event time; without one there is no
+ * local time at all. */
+static void
+test_local_time(void)
+{
+	json_object *event = event_new("AuthorizeSecurityGroupIngress");
+	const char *text = json_object_to_json_string_ext(event,
+		JSON_C_TO_STRING_PLAIN);
+	struct alert_options seoul = { .timezone = "Asia/Seoul" };
+	struct sns_message m;
+	json_object *alert;
+
+	set_path(event, "detail.eventTime", "\"2024-05-01T16:30:00Z\"");
+	text = json_object_to_json_string_ext(event, JSON_C_TO_STRING_PLAIN);
+	msg_init(&m, text, strlen(text), NULL);
+
+	is_int(text_use_timezone("Asia/Seoul"), 0, "local time: zone set");
+	alert = alert_from_notification(&m, &seoul, RECEIVED_AT);
+	is_str(path_str(alert, "timezone"), "Asia/Seoul",
+	       "local time: zone named");
+	is_str(path_str(alert, "occurred_at_local"),
+	       "2024-05-02 01:30:00 KST (+0900)",
+	       "local time: converted across midnight");
+	is_str(path_str(alert, "occurred_at"), "2024-05-01T16:30:00Z",
+	       "local time: UTC time unchanged");
+	json_object_put(alert);
+
+	alert = alert_from_notification(&m, NULL, RECEIVED_AT);
+	ok(path_get(alert, "occurred_at_local") == NULL,
+	   "local time: absent without a zone");
+	json_object_put(alert);
+	is_int(text_use_timezone("UTC"), 0, "local time: zone reset");
+	msg_free(&m);
+	json_object_put(event);
 }
 
 int
@@ -1714,5 +1750,6 @@ main(void)
 	test_not_json();
 	test_long_text();
 	test_unsubscribe();
+	test_local_time();
 	return tap_done();
 }

@@ -16,7 +16,9 @@
 #define ALERT_SCHEMA "snsrelay.alert/1"
 
 struct alert_options {
-	const char *timezone;	/* IANA zone for displayed times; NULL: UTC */
+	/* IANA zone of "occurred_at_local"; NULL or "": no local time.
+	 * It must be the zone given to text_use_timezone. */
+	const char *timezone;
 };
 
 /*
@@ -33,6 +35,7 @@ json_object *alert_from_notification(const struct sns_message *msg,
 
 /* Builds the warning that a topic stopped delivering to this endpoint. */
 json_object *alert_from_unsubscribe(const struct sns_message *msg,
+				    const struct alert_options *opts,
 				    time_t received_at);
 
 /* Returns the alert's string member key, or NULL. */

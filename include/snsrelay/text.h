@@ -45,4 +45,15 @@ int text_parse_time(const char *s, time_t *out);
  * more).  Returns 0, or -1 with out empty when t is out of range. */
 int text_format_time(time_t t, char *out, size_t size);
 
+/*
+ * Makes name (an IANA zone such as "Asia/Seoul") the zone of every local
+ * time the process formats, by setting TZ.  Call it once at start-up,
+ * before threads exist.  Returns 0, or -1 when memory is short.
+ */
+int text_use_timezone(const char *name);
+
+/* Writes t in the zone set by text_use_timezone as
+ * "YYYY-MM-DD HH:MM:SS ABBR (+HHMM)" into out.  Returns 0 or -1. */
+int text_format_local_time(time_t t, char *out, size_t size);
+
 #endif
