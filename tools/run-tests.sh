@@ -1,12 +1,16 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Builds snsrelay and runs every test twice: once with warnings treated as
 # errors (build-check/) and once under AddressSanitizer and
-# UndefinedBehaviorSanitizer (build-asan/).  Ends with one line
-# "N passed, N failed" over both runs and exits non-zero on any failure.
+# UndefinedBehaviorSanitizer (build-asan/).  Closes with one line
+# "N passed, N failed, N skipped" over both runs; a configure, build or
+# distcheck failure counts as one failure.  Exits non-zero on any failure.
 #
 #   tools/run-tests.sh              both runs
-#   tools/run-tests.sh --no-asan    the plain run only
+#   tools/run-tests.sh --no-asan    the -Werror run only
 #   tools/run-tests.sh --distcheck  both runs, then make distcheck
+#
+# Tests that replay genuine AWS-signed messages read ../shared/fixtures
+# (or $SNSRELAY_FIXTURES) and skip when it is missing.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,88 +22,131 @@ for arg in "$@"; do
 	case $arg in
 	--no-asan) asan=no ;;
 	--distcheck) distcheck=yes ;;
-	*) echo "run-tests: unknown option $arg" >&2; exit 2 ;;
+	-h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "run-tests.sh: unknown option $arg; see --help" >&2; exit 2 ;;
 	esac
 done
 
-: "${SNSRELAY_FIXTURES:=$(cd "$top/.." && pwd)/shared/fixtures}"
-export SNSRELAY_FIXTURES
-if [ ! -d "$SNSRELAY_FIXTURES" ]; then
-	echo "run-tests: $SNSRELAY_FIXTURES not found; fixture tests skip" >&2
+if [ -z "${SNSRELAY_FIXTURES:-}" ] && [ -d "$top/../shared/fixtures" ]; then
+	SNSRELAY_FIXTURES=$(cd "$top/../shared/fixtures" && pwd)
 fi
-
-if [ ! -x configure ]; then
-	autoreconf -fi >/dev/null 2>&1 || { echo "run-tests: autoreconf failed" >&2; exit 1; }
+if [ -n "${SNSRELAY_FIXTURES:-}" ] && [ -d "$SNSRELAY_FIXTURES" ]; then
+	export SNSRELAY_FIXTURES
+else
+	echo "run-tests.sh: no fixtures folder; tests that need it skip"
 fi
+export AM_COLOR_TESTS=no
+jobs=2
 
 passed=0
 failed=0
-status=0
+skipped=0
 
-# Adds the "# PASS:" and "# FAIL:" (with ERROR and XPASS) counts of one
-# make check output to the totals.
+step() {
+	echo
+	echo "==== run-tests: $*"
+}
+
+# count_results LOG: adds the "# PASS:" ... summary of one make check run
+# to the totals.  A run without a summary counts as one failure.
 count_results() {
-	local out=$1 n
-	n=$(awk '/^# PASS: /{s+=$3} END{print s+0}' "$out")
-	passed=$((passed + n))
-	n=$(awk '/^# (FAIL|ERROR|XPASS): /{s+=$3} END{print s+0}' "$out")
-	failed=$((failed + n))
-}
+	local log=$1 pass fail xpass error skip
 
-show_failures() {
-	local dir=$1 log
-	for log in $(grep -l -E '^:test-result: (FAIL|ERROR|XPASS)' \
-		"$dir"/tests/*.trs 2>/dev/null); do
-		echo "----- ${log%.trs}.log -----"
-		tail -n 60 "${log%.trs}.log"
-	done
-}
-
-# run_suite DIR CONFIGURE-ARGS...: configure, build and make check in DIR.
-run_suite() {
-	local dir=$1 out
-	shift
-	out="$top/$dir/check-output.txt"
-	mkdir -p "$dir"
-	echo "== $dir: configure $*"
-	if ! (cd "$dir" && { [ -f Makefile ] || ../configure --quiet "$@"; } &&
-		make -j2 --no-print-directory >build-output.txt 2>&1); then
-		tail -n 40 "$dir/build-output.txt"
-		echo "run-tests: build in $dir failed" >&2
+	pass=$(sed -n 's/^# PASS: *\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+	fail=$(sed -n 's/^# FAIL: *\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+	xpass=$(sed -n 's/^# XPASS: *\([0-9][0-9]*\).*/\1/p' "$log" |
+		tail -n 1)
+	error=$(sed -n 's/^# ERROR: *\([0-9][0-9]*\).*/\1/p' "$log" |
+		tail -n 1)
+	skip=$(sed -n 's/^# SKIP: *\([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+	if [ -z "$pass" ] || [ -z "$fail" ]; then
+		echo "run-tests: no test summary in $log"
 		failed=$((failed + 1))
-		status=1
 		return
 	fi
-	echo "== $dir: make check"
-	(cd "$dir" && make -j2 --no-print-directory check) >"$out" 2>&1
-	local rc=$?
-	grep -E '^(PASS|FAIL|SKIP|ERROR|XPASS|XFAIL|# [A-Z]+:)' "$out" |
-		grep -v '^PASS' || true
-	count_results "$out"
-	if [ $rc -ne 0 ]; then
-		status=1
-		show_failures "$dir"
+	passed=$((passed + pass))
+	failed=$((failed + fail + ${xpass:-0} + ${error:-0}))
+	skipped=$((skipped + ${skip:-0}))
+}
+
+# print_failed_logs DIR: prints the log of every test in DIR whose result
+# is FAIL, XPASS or ERROR.
+print_failed_logs() {
+	local trs
+
+	while IFS= read -r trs; do
+		echo "---- ${trs%.trs}.log"
+		tail -n 80 "${trs%.trs}.log"
+	done < <(find "$1" -name '*.trs' -exec grep -l -E \
+		'^:test-result: (FAIL|XPASS|ERROR)' {} + 2>/dev/null)
+}
+
+# check_build DIR [configure options]: configures and builds in DIR, runs
+# make check and counts its results.
+check_build() {
+	local dir=$1 log status
+
+	shift
+	log=$top/$dir/check.log
+	step "configure and build $dir: $*"
+	mkdir -p "$top/$dir" || return 1
+	if ! (cd "$top/$dir" && { [ -f Makefile ] || ../configure -q "$@"; } &&
+	    make -j"$jobs" >build.log 2>&1); then
+		tail -n 40 "$top/$dir/build.log"
+		echo "run-tests: configure or make failed in $dir"
+		failed=$((failed + 1))
+		return 1
+	fi
+	step "make check in $dir (PASS lines only in $dir/check.log)"
+	(cd "$top/$dir" && make -j"$jobs" check) 2>&1 | tee "$log" |
+		grep -v '^PASS: '
+	status=${PIPESTATUS[0]}
+	count_results "$log"
+	if [ "$status" -ne 0 ]; then
+		print_failed_logs "$top/$dir"
+		return 1
 	fi
 }
 
-run_suite build-check --enable-werror
-if [ $asan = yes ]; then
-	# verify_asan_link_order=0 lets libfaketime be preloaded in the
-	# fixture replay tests.
-	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:verify_asan_link_order=0} \
-	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-		run_suite build-asan --enable-asan --enable-werror
-fi
-if [ $distcheck = yes ]; then
-	echo "== build-check: make distcheck"
-	if ! (cd build-check && make --no-print-directory distcheck \
-		>distcheck-output.txt 2>&1); then
-		tail -n 60 build-check/distcheck-output.txt
-		echo "run-tests: make distcheck failed" >&2
-		failed=$((failed + 1))
-		status=1
+if [ ! -x configure ]; then
+	step "autoreconf"
+	if ! autoreconf -fi; then
+		echo "run-tests: autoreconf failed; is tools/install-deps.sh done?"
+		echo "0 passed, 1 failed"
+		exit 1
 	fi
 fi
 
-echo "$passed passed, $failed failed"
-exit $status
+check_build build-check --enable-werror
+if [ $asan = yes ]; then
+	# verify_asan_link_order=0 lets the fixture replay preload
+	# libfaketime into the sanitized daemon.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:verify_asan_link_order=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	check_build build-asan --enable-asan --enable-werror
+	unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if [ $distcheck = yes ]; then
+	if [ "$failed" -gt 0 ]; then
+		step "make distcheck skipped: the checks above failed"
+	elif ! step "make distcheck in build-check" ||
+	    ! (cd build-check && make -j"$jobs" distcheck \
+	    DISTCHECK_CONFIGURE_FLAGS=--enable-werror) \
+	    >build-check/distcheck.log 2>&1; then
+		tail -n 100 build-check/distcheck.log
+		for dir in build-check/snsrelay-*/; do
+			[ -d "$dir" ] && print_failed_logs "$dir"
+		done
+		echo "run-tests: make distcheck failed"
+		failed=$((failed + 1))
+	else
+		grep -E '^# (TOTAL|PASS|SKIP|FAIL|XPASS|ERROR):' \
+			build-check/distcheck.log
+		echo "run-tests: make distcheck passed"
+	fi
+fi
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
