@@ -4,7 +4,7 @@
  * SNS retries the whole message when any destination fails, so each
  * destination remembers the alert ids it accepted recently and skips
  * them on such a retry instead of posting the alert twice.  The memory
- * is a fixed ring in RAM: a restart forgets it.
+ * is a fixed ring in RAM, so it is lost on restart.
  */
 #include "config.h"
 
@@ -221,7 +221,7 @@ send_stdout(struct delivery *d, json_object *alert, struct err *e)
 	return RESULT_OK;
 }
 
-/* Copies the start of an answer body into out, printable ASCII only. */
+/* Copies the start of a response body into out, printable ASCII only. */
 static void
 body_snippet(const struct buf *body, char *out, size_t size)
 {

@@ -126,7 +126,7 @@ send_json(struct MHD_Connection *conn, unsigned status, json_object *body,
 	return ret;
 }
 
-/* Answers {"error": reason, "code": code, "request_id": id} and logs the
+/* Sends {"error": reason, "code": code, "request_id": id} and logs the
  * rejection of a request the SNS handler never saw. */
 static enum MHD_Result
 send_error(struct MHD_Connection *conn, unsigned status, const char *code,

@@ -1,7 +1,7 @@
 /*
  * Subscription confirmation: a GET on the SubscribeURL of a verified
- * SubscriptionConfirmation, which SNS answers with a small XML document
- * naming the new SubscriptionArn.
+ * SubscriptionConfirmation, to which SNS responds with a small XML
+ * document naming the new SubscriptionArn.
  */
 #include "config.h"
 
