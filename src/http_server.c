@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <microhttpd.h>
@@ -29,6 +30,10 @@
 
 #define REQUEST_ID_SIZE 24
 #define REMOTE_ADDR_SIZE INET6_ADDRSTRLEN
+/* How long a stop waits for requests in flight: SNS stops waiting for
+ * an answer after 15 s, so a longer wait would help no one. */
+#define DRAIN_MAX_MS 15000
+#define DRAIN_POLL_MS 50
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -38,6 +43,7 @@ struct http_server {
 	char *tls_key;
 	uint32_t id_prefix;	/* random, so ids differ across restarts */
 	atomic_ulong next_id;
+	atomic_uint active;	/* requests begun and not yet completed */
 };
 
 /* Per-request state, stored in libmicrohttpd's connection closure. */
@@ -81,6 +87,7 @@ request_state_new(struct http_server *server, struct MHD_Connection *conn)
 	if (state == NULL)
 		return NULL;
 	buf_init(&state->body, server->relay->cfg->max_body_bytes);
+	atomic_fetch_add(&server->active, 1);
 	n = atomic_fetch_add(&server->next_id, 1);
 	snprintf(state->id, sizeof(state->id), "%08x%08lx",
 		 (unsigned)server->id_prefix, n);
@@ -333,8 +340,13 @@ static void
 http_server_completed(void *cls, struct MHD_Connection *conn,
 		      void **con_cls, enum MHD_RequestTerminationCode code)
 {
+	struct http_server *server = cls;
+
+	if (*con_cls == NULL)
+		return;
 	request_state_free(*con_cls);
 	*con_cls = NULL;
+	atomic_fetch_sub(&server->active, 1);
 }
 
 /* Routes libmicrohttpd's own messages through the logger. */
@@ -489,6 +501,7 @@ http_server_start(struct relay *relay, struct err *e)
 		       sizeof(server->id_prefix)) != 1)
 		server->id_prefix = (uint32_t)relay->started_at;
 	atomic_init(&server->next_id, 1);
+	atomic_init(&server->active, 0);
 	if (build_listen_address(relay->cfg, &addr, &ipv6, e) != 0 ||
 	    load_tls(server, e) != 0)
 		goto fail;
@@ -518,14 +531,41 @@ http_server_port(const struct http_server *server)
 	return server->port;
 }
 
+/* Waits until no request is in flight, or DRAIN_MAX_MS.  Returns the
+ * number still in flight. */
+static unsigned
+drain_requests(struct http_server *server)
+{
+	struct timespec pause = { 0, DRAIN_POLL_MS * 1000000L };
+	unsigned waited_ms = 0;
+	unsigned active;
+
+	while ((active = atomic_load(&server->active)) > 0 &&
+	       waited_ms < DRAIN_MAX_MS) {
+		nanosleep(&pause, NULL);
+		waited_ms += DRAIN_POLL_MS;
+	}
+	return active;
+}
+
 void
 http_server_stop(struct http_server *server)
 {
+	struct log_line line;
+	unsigned left;
+
 	if (server == NULL)
 		return;
-	/* Close the listening socket first, then wait for the connection
-	 * threads, which finish the requests they are handling. */
+	/* Close the listening socket, let the requests in flight finish and
+	 * send their answers, then close the remaining idle connections. */
 	MHD_quiesce_daemon(server->daemon);
+	left = drain_requests(server);
+	if (left > 0) {
+		log_begin(&line, LOG_WARN, "requests_abandoned");
+		log_int(&line, "count", left);
+		log_str(&line, "reason", "still running 15 s after the stop");
+		log_end(&line);
+	}
 	MHD_stop_daemon(server->daemon);
 	free(server->tls_cert);
 	free(server->tls_key);
