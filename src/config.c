@@ -14,6 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
 #include "snsrelay/buf.h"
 #include "snsrelay/config.h"
 #include "snsrelay/err.h"
@@ -325,7 +330,67 @@ static const struct option_def config_options[] = {
 		.offset = OFFSET(spool_path),
 		.default_text = "data/spool.db",
 		.check = config_check_path,
-		.help = "SQLite spool file.",
+		.help = "SQLite spool file.  Every alert is committed here "
+			"before SNS gets its 2xx; put it on a persistent "
+			"volume.",
+	},
+	{
+		.name = "dedup_window",
+		.type = OPTION_DURATION,
+		.offset = OFFSET(dedup_window_s),
+		.default_text = "24h",
+		.min = 1 * MS_PER_HOUR,
+		.max = 30 * 24 * MS_PER_HOUR,
+		.unit_ms = MS_PER_S,
+		.help = "How long a delivered alert's id is remembered, so "
+			"that SNS redeliveries and repeated EventBridge "
+			"events are stored once.  At least 1h, SNS's retry "
+			"limit.",
+	},
+	{
+		.name = "delivery_max_age",
+		.type = OPTION_DURATION,
+		.offset = OFFSET(delivery_max_age_s),
+		.default_text = "24h",
+		.min = 1 * MS_PER_MIN,
+		.max = 30 * 24 * MS_PER_HOUR,
+		.unit_ms = MS_PER_S,
+		.help = "An alert not delivered to a destination within "
+			"this time becomes a dead letter there (kept in the "
+			"spool; see snsrelay spool list dead).",
+	},
+	{
+		.name = "retry_min_delay",
+		.type = OPTION_DURATION,
+		.offset = OFFSET(retry_min_delay_ms),
+		.default_text = "2s",
+		.min = 10,
+		.max = 10 * MS_PER_MIN,
+		.unit_ms = 1,
+		.help = "Delay before the first retry of a failed delivery; "
+			"it doubles with each attempt, with random jitter.",
+	},
+	{
+		.name = "retry_max_delay",
+		.type = OPTION_DURATION,
+		.offset = OFFSET(retry_max_delay_ms),
+		.default_text = "5m",
+		.min = 10,
+		.max = 24 * MS_PER_HOUR,
+		.unit_ms = 1,
+		.help = "Longest delay between two delivery attempts.",
+	},
+	{
+		.name = "shutdown_grace",
+		.type = OPTION_DURATION,
+		.offset = OFFSET(shutdown_grace_ms),
+		.default_text = "10s",
+		.min = 0,
+		.max = 5 * MS_PER_MIN,
+		.unit_ms = 1,
+		.help = "On SIGTERM or SIGINT, how long deliveries in flight "
+			"may take to finish; the rest stays in the spool for "
+			"the next start.",
 	},
 };
 
@@ -409,12 +474,19 @@ config_quote(const char *value, char *out, size_t out_size)
 	out[n] = '\0';
 }
 
-/* Webhook URLs carry their secret in the path: quote them redacted. */
+/* Webhook URLs carry their secret in the path: quote them redacted.  A
+ * value that is not an http(s) URL may hold the secret anywhere, so none
+ * of it is shown. */
 static void
 config_quote_url(const char *url, char *out, size_t out_size)
 {
 	char redacted[CONFIG_URL_MAX];
 
+	if (strncasecmp(url, "https://", 8) != 0 &&
+	    strncasecmp(url, "http://", 7) != 0) {
+		config_quote("REDACTED", out, out_size);
+		return;
+	}
 	log_redact_url(url, redacted, sizeof(redacted));
 	config_quote(redacted, out, out_size);
 }
@@ -1537,6 +1609,43 @@ config_check_readable(const char *origin, const char *option,
 	return 0;
 }
 
+/* Loads the HTTPS certificate and key with OpenSSL and checks that they
+ * belong together, so that a mismatch is reported here rather than as a
+ * failure to listen. */
+static int
+config_check_tls_pair(const char *origin, const char *cert_file,
+		      const char *key_file, struct config_report *report)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	EVP_PKEY *key = NULL;
+	const char *problem = NULL;
+	BIO *bio = BIO_new_file(key_file, "r");
+
+	if (bio != NULL)
+		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	if (ctx == NULL)
+		problem = "OpenSSL could not create a TLS context";
+	else if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+		problem = "tls_cert_file holds no PEM certificate OpenSSL "
+			"can read";
+	else if (key == NULL)
+		problem = "tls_key_file holds no PEM private key OpenSSL can "
+			"read (an encrypted key is not supported)";
+	else if (SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+		 SSL_CTX_check_private_key(ctx) != 1)
+		problem = "tls_key_file is not the private key of the "
+			"certificate in tls_cert_file";
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	SSL_CTX_free(ctx);
+	if (problem == NULL)
+		return 0;
+	config_report_add(report, "%s: %s (%s, %s)", origin, problem,
+			  cert_file, key_file);
+	return 1;
+}
+
 static int
 config_validate_tls(const struct relay_config *cfg, const char *origin,
 		    struct config_report *report)
@@ -1554,6 +1663,9 @@ config_validate_tls(const struct relay_config *cfg, const char *origin,
 						  cfg->tls_cert_file, report);
 	if (cfg->tls_key_file != NULL)
 		problems += config_check_readable(origin, "tls_key_file",
+						  cfg->tls_key_file, report);
+	if (problems == 0 && cfg->tls_cert_file != NULL)
+		problems += config_check_tls_pair(origin, cfg->tls_cert_file,
 						  cfg->tls_key_file, report);
 	return problems;
 }
@@ -1613,6 +1725,19 @@ config_validate_values(const struct relay_config *cfg, const char *origin,
 	}
 	buf_free(&why);
 	return problems;
+}
+
+static int
+config_validate_retry(const struct relay_config *cfg, const char *origin,
+		      struct config_report *report)
+{
+	if (cfg->retry_min_delay_ms <= cfg->retry_max_delay_ms)
+		return 0;
+	config_report_add(report, "%s: retry_min_delay (%u ms) is longer "
+			  "than retry_max_delay (%u ms); raise "
+			  "retry_max_delay or lower retry_min_delay", origin,
+			  cfg->retry_min_delay_ms, cfg->retry_max_delay_ms);
+	return 1;
 }
 
 static int
@@ -1684,6 +1809,7 @@ config_validate(const struct relay_config *cfg, const char *origin,
 	problems += config_validate_values(cfg, origin, report);
 	problems += config_validate_files(cfg, origin, report);
 	problems += config_validate_logging(cfg, origin, report);
+	problems += config_validate_retry(cfg, origin, report);
 	problems += config_validate_lists(cfg, origin, report);
 	if (cfg->discord_webhook_url != NULL &&
 	    config_find_webhook(cfg, "discord", cfg->webhook_count)) {

@@ -105,6 +105,37 @@ tap_like "$RUN_ERR" '^snsrelay: 11 configuration problems$' \
 	"bad file counts every problem"
 tap_unlike "$RUN_ERR" 'secret-token' "bad file hides webhook tokens"
 
+# ------------------------------------------------ HTTPS key and certificate
+
+if [ -n "${OPENSSL:-}" ]; then
+	"$OPENSSL" req -x509 -newkey rsa:2048 -nodes -days 2 \
+		-keyout "$TEST_TMP/tls-key.pem" -subj /CN=localhost \
+		-out "$TEST_TMP/tls-cert.pem" >/dev/null 2>&1
+	"$OPENSSL" genpkey -algorithm RSA -out "$TEST_TMP/other-key.pem" \
+		>/dev/null 2>&1
+	for case in match mismatch notakey; do
+		case $case in
+		match) key=$TEST_TMP/tls-key.pem ;;
+		mismatch) key=$TEST_TMP/other-key.pem ;;
+		notakey) key=$TEST_TMP/tls-cert.pem ;;
+		esac
+		printf 'tls_cert_file = %s\ntls_key_file = %s\n' \
+			"$TEST_TMP/tls-cert.pem" "$key" >"$TEST_TMP/tls-$case.conf"
+	done
+	run tls_match --check-config -c "$TEST_TMP/tls-match.conf"
+	tap_is "$RUN_STATUS" 0 "tls pair that matches passes"
+	run tls_mismatch --check-config -c "$TEST_TMP/tls-mismatch.conf"
+	tap_is "$RUN_STATUS" 1 "tls key of another certificate fails"
+	tap_contains "$RUN_ERR" "tls_key_file is not the private key of the certificate in tls_cert_file" \
+		"tls mismatch reported"
+	run tls_notakey --check-config -c "$TEST_TMP/tls-notakey.conf"
+	tap_is "$RUN_STATUS" 1 "tls key file without a key fails"
+	tap_contains "$RUN_ERR" "tls_key_file holds no PEM private key" \
+		"tls missing key reported"
+else
+	tap_skip "openssl command not found" 5
+fi
+
 run missing --check-config -c "$TEST_TMP/none.conf"
 tap_is "$RUN_STATUS" 1 "missing file exits 1"
 tap_contains "$RUN_ERR" "$TEST_TMP/none.conf: cannot open: " \

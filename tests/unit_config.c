@@ -11,6 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "snsrelay/config.h"
 #include "tap.h"
 
@@ -371,7 +375,7 @@ static const struct bad_case bad_cases[] = {
 	{ "webhook = a http://localhost.evil.example/h", "F:1: invalid URL "
 	  "\"http://localhost.evil.example/h\" for webhook a: http:// to a "
 	  "host other than loopback; " },
-	{ "webhook = a ftp://x/y", "F:1: invalid URL \"ftp://x/y\" for "
+	{ "webhook = a ftp://x/y", "F:1: invalid URL \"REDACTED\" for "
 	  "webhook a: unsupported scheme; " },
 	{ "discord_webhook_url = http://discord.com/api/webhooks/1/secret",
 	  "F:1: invalid value \"http://discord.com/api/webhooks/REDACTED/"
@@ -582,6 +586,38 @@ make_file(const char *name)
 	return path;
 }
 
+/* Writes a new RSA key and a self-signed certificate for it as PEM files
+ * under tmpdir. */
+static void
+make_tls_pair(const char *cert_name, const char *key_name, char *cert_path,
+	      char *key_path, size_t size)
+{
+	EVP_PKEY *key = EVP_RSA_gen(2048);
+	X509 *cert = X509_new();
+	FILE *f;
+
+	snprintf(cert_path, size, "%s/%s", tmpdir, cert_name);
+	snprintf(key_path, size, "%s/%s", tmpdir, key_name);
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN",
+				   MBSTRING_ASC,
+				   (const unsigned char *)"localhost", -1, -1,
+				   0);
+	X509_set_issuer_name(cert, X509_get_subject_name(cert));
+	X509_set_pubkey(cert, key);
+	X509_sign(cert, key, EVP_sha256());
+	f = fopen(cert_path, "w");
+	PEM_write_X509(f, cert);
+	fclose(f);
+	f = fopen(key_path, "w");
+	PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
 /* Sets a string option of cfg to a copy of value. */
 static void
 set_str(char **field, const char *value)
@@ -609,8 +645,11 @@ static void
 test_validate(void)
 {
 	struct relay_config cfg;
-	char *cert = make_file("cert.pem"), *key = make_file("key.pem");
+	char cert[256], key[256], other_cert[256], other_key[256];
 
+	make_tls_pair("cert.pem", "key.pem", cert, key, sizeof(cert));
+	make_tls_pair("other-cert.pem", "other-key.pem", other_cert,
+		      other_key, sizeof(other_cert));
 	config_init_defaults(&cfg);
 	set_str(&cfg.tls_cert_file, cert);
 	is_int(validate_count(&cfg, "O: tls_cert_file and tls_key_file must "
@@ -618,6 +657,13 @@ test_validate(void)
 	       "validate tls pair");
 	set_str(&cfg.tls_key_file, key);
 	is_int(validate_count(&cfg, NULL, "tls ok"), 0, "validate tls ok");
+	set_str(&cfg.tls_key_file, other_key);
+	is_int(validate_count(&cfg, "O: tls_key_file is not the private key "
+			      "of the certificate in tls_cert_file",
+			      "tls mismatch"), 1, "validate tls mismatch");
+	set_str(&cfg.tls_key_file, make_file("junk-key.pem"));
+	is_int(validate_count(&cfg, "O: tls_key_file holds no PEM private key",
+			      "tls not a key"), 1, "validate tls not a key");
 	set_str(&cfg.tls_key_file, "/nonexistent/key.pem");
 	is_int(validate_count(&cfg, "O: tls_key_file \"/nonexistent/key.pem\" "
 			      "is not readable: No such file or directory",

@@ -72,8 +72,13 @@ struct relay_config {
 	char *log_level;
 	char *log_format;
 
-	/* Durable spool (SQLite file). */
+	/* Durable spool (SQLite file) and delivery workers. */
 	char *spool_path;
+	unsigned dedup_window_s;
+	unsigned delivery_max_age_s;
+	unsigned retry_min_delay_ms;
+	unsigned retry_max_delay_ms;
+	unsigned shutdown_grace_ms;
 };
 
 /* Problems found while loading, each as "file:line: problem". */
