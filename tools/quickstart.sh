@@ -8,11 +8,12 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-sh tools/install-deps.sh
-[ -x configure ] || autoreconf -fi
+# Progress goes to standard error: standard output carries the alerts.
+sh tools/install-deps.sh >&2
+[ -x configure ] || autoreconf -fi >&2
 mkdir -p build
 cd build
-[ -f Makefile ] || ../configure --quiet
+[ -f Makefile ] || ../configure --quiet >&2
 make -j"$(nproc)" --no-print-directory >/dev/null
 echo "quickstart: built $top/build/snsrelay; starting it (Ctrl-C stops it)" >&2
 exec ./snsrelay "$@"
