@@ -1,0 +1,1782 @@
+/*
+ * The durable spool.  Two SQLite connections share the file.  The writer
+ * connection belongs to the writer thread, which stores the alerts of
+ * every queued spool_put in one transaction.  The worker connection,
+ * serialised by a mutex, serves the delivery workers and the command
+ * line.  Both are opened again after an error that may have left them
+ * unusable.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "snsrelay/log.h"
+#include "snsrelay/spool.h"
+
+/* "SNSR" in the database header, so that other files are recognised. */
+#define SPOOL_APPLICATION_ID 0x534E5352
+#define SPOOL_SCHEMA_VERSION 1
+/* How long a connection waits for a lock held by another one. */
+#define SPOOL_BUSY_TIMEOUT_MS 5000
+#define SPOOL_REOPEN_INTERVAL_MS 1000
+#define SPOOL_HOUSEKEEPING_INTERVAL_MS 60000
+#define SPOOL_FAILURE_LOG_INTERVAL_MS 10000
+/* Bytes of a path quoted in an error message, so the advice fits. */
+#define SPOOL_PATH_SHOWN "100"
+
+enum spool_open_mode {
+	SPOOL_OPEN_CREATE,	/* writer: create a new file, full check */
+	SPOOL_OPEN_WORKER,	/* existing file, header checks only */
+	SPOOL_OPEN_COMMAND,	/* existing file, full check */
+};
+
+enum spool_fault {
+	SPOOL_FAULT_FULL,
+	SPOOL_FAULT_LOCKED,
+	SPOOL_FAULT_CORRUPT,
+	SPOOL_FAULT_UNAVAILABLE,
+	SPOOL_FAULT_OTHER,
+};
+
+/* One spool_put waiting for the writer, on the caller's stack. */
+struct spool_request {
+	const char *alert_id;
+	const char *message_id;
+	const char *topic_arn;
+	const char *document;
+	const char *const *destinations;
+	size_t destination_count;
+	bool duplicate;
+	bool done;
+	int result;
+	struct err err;
+	struct spool_request *next;
+};
+
+struct spool {
+	char *path;
+	bool create_parent;
+	unsigned dedup_window_s;
+	bool command_mode;		/* opened by spool_open_existing */
+
+	/* Guards the queue and the writer state that callers read. */
+	pthread_mutex_t lock;
+	pthread_cond_t queued;		/* the writer waits for requests */
+	pthread_cond_t committed;	/* callers wait for their results */
+	struct spool_request *head;
+	struct spool_request *tail;
+	bool running;			/* the writer thread exists */
+	bool stopping;
+	bool writer_open;		/* wdb is open */
+	bool reconnect;			/* a worker found the file moved */
+	int64_t open_tried_ms;		/* monotonic time of the last open */
+	struct err open_err;		/* why wdb is not open */
+	bool write_ok;			/* the last batch committed */
+	struct err write_err;		/* why it did not */
+	struct spool_stats stats;
+	pthread_t writer;
+
+	/* Owned by the writer thread while it runs. */
+	sqlite3 *wdb;
+	bool housekept;
+	int64_t housekept_ms;		/* monotonic time of the last run */
+	int64_t failure_logged_ms;
+	unsigned long failures_unlogged;
+	unsigned long failures_since_ok;
+
+	/* The worker connection, and the mutex that serialises its users. */
+	pthread_mutex_t worker_lock;
+	sqlite3 *rdb;
+};
+
+static const char spool_schema_sql[] =
+	"CREATE TABLE meta ("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL);"
+	"INSERT INTO meta (key, value) VALUES ('schema_version', '1');"
+	"CREATE TABLE alerts ("
+	" row INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" alert_id TEXT NOT NULL UNIQUE,"
+	" message_id TEXT,"
+	" topic_arn TEXT,"
+	" received_ms INTEGER NOT NULL,"
+	" document TEXT NOT NULL);"
+	"CREATE INDEX alerts_received ON alerts (received_ms);"
+	"CREATE TABLE deliveries ("
+	" alert_row INTEGER NOT NULL"
+	"  REFERENCES alerts (row) ON DELETE CASCADE,"
+	" destination TEXT NOT NULL,"
+	" state TEXT NOT NULL"
+	"  CHECK (state IN ('pending', 'delivered', 'dead')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_attempt_ms INTEGER NOT NULL,"
+	" last_error TEXT,"
+	" updated_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (alert_row, destination)) WITHOUT ROWID;"
+	"CREATE INDEX deliveries_due"
+	" ON deliveries (destination, state, next_attempt_ms);"
+	"CREATE INDEX deliveries_state ON deliveries (state);"
+	"CREATE TABLE destinations ("
+	" name TEXT NOT NULL,"
+	" url_hash TEXT NOT NULL,"
+	" disabled_reason TEXT NOT NULL,"
+	" disabled_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (name, url_hash));";
+
+static const char spool_insert_alert_sql[] =
+	"INSERT INTO alerts"
+	" (alert_id, message_id, topic_arn, received_ms, document)"
+	" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (alert_id) DO NOTHING";
+
+static const char spool_insert_delivery_sql[] =
+	"INSERT INTO deliveries (alert_row, destination, state, attempts,"
+	" next_attempt_ms, updated_ms) VALUES (?1, ?2, 'pending', 0, ?3, ?3)"
+	" ON CONFLICT DO NOTHING";
+
+/* Alerts past the dedup window that every destination has taken. */
+static const char spool_housekeeping_sql[] =
+	"DELETE FROM alerts WHERE received_ms < ?1 AND NOT EXISTS"
+	" (SELECT 1 FROM deliveries WHERE alert_row = alerts.row"
+	" AND state <> 'delivered')";
+
+int64_t
+spool_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+spool_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ errors */
+
+static enum spool_fault
+spool_fault_of(int rc, int sys_errno)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return SPOOL_FAULT_FULL;
+	case SQLITE_IOERR:
+		/* A write beyond RLIMIT_FSIZE fails with EFBIG, which
+		 * means a full disk to the spool. */
+		if (sys_errno == EFBIG || sys_errno == ENOSPC ||
+		    sys_errno == EDQUOT)
+			return SPOOL_FAULT_FULL;
+		return SPOOL_FAULT_OTHER;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return SPOOL_FAULT_LOCKED;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return SPOOL_FAULT_CORRUPT;
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return SPOOL_FAULT_UNAVAILABLE;
+	default:
+		return SPOOL_FAULT_OTHER;
+	}
+}
+
+/* True when the file at path (or its WAL or rollback journal) has
+ * reached RLIMIT_FSIZE.  A write beyond the limit fails with EFBIG, but
+ * SQLite 3.40 reports the failed COMMIT as SQLITE_IOERR_WRITE without
+ * keeping that errno, so the sizes are checked instead. */
+static bool
+spool_at_size_limit(const char *path)
+{
+	static const char *const suffixes[] = { "", "-wal", "-journal" };
+	char name[4200];
+	struct rlimit limit;
+	struct stat st;
+	size_t i;
+
+	if (getrlimit(RLIMIT_FSIZE, &limit) != 0 ||
+	    limit.rlim_cur == RLIM_INFINITY)
+		return false;
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", path, suffixes[i]);
+		if (stat(name, &st) == 0 &&
+		    (rlim_t)st.st_size >= limit.rlim_cur)
+			return true;
+	}
+	return false;
+}
+
+static void
+spool_describe_fault(const struct spool *s, enum spool_fault fault,
+		     const char *detail, int sys_errno, struct err *e)
+{
+	switch (fault) {
+	case SPOOL_FAULT_FULL:
+		err_set(e, "spool_full", "disk full writing the spool at "
+			"%." SPOOL_PATH_SHOWN "s; free space, SNS will retry",
+			s->path);
+		break;
+	case SPOOL_FAULT_LOCKED:
+		err_set(e, "spool_failed", "the spool %." SPOOL_PATH_SHOWN
+			"s stayed locked by another connection for %d s (%s); "
+			"look for a long-running 'snsrelay spool' command or "
+			"a second snsrelay on the same file",
+			s->path, SPOOL_BUSY_TIMEOUT_MS / 1000, detail);
+		break;
+	case SPOOL_FAULT_CORRUPT:
+		err_set(e, "spool_corrupt", "the spool %." SPOOL_PATH_SHOWN
+			"s is corrupt (%s); snsrelay leaves it as it is: stop "
+			"snsrelay, move the file aside and start again",
+			s->path, detail);
+		break;
+	case SPOOL_FAULT_UNAVAILABLE:
+		err_set(e, "spool_unavailable", "cannot open the spool %."
+			SPOOL_PATH_SHOWN "s (%s); give the snsrelay user write "
+			"access to the file and its folder, or mount the "
+			"volume", s->path,
+			sys_errno != 0 ? strerror(sys_errno) : detail);
+		break;
+	case SPOOL_FAULT_OTHER:
+		err_set(e, "spool_failed", "spool %." SPOOL_PATH_SHOWN
+			"s failed: %s", s->path, detail);
+		break;
+	}
+}
+
+static enum spool_fault
+spool_fault(const struct spool *s, sqlite3 *db, int rc)
+{
+	enum spool_fault fault;
+
+	fault = spool_fault_of(rc, db != NULL ? sqlite3_system_errno(db) : 0);
+	if (fault == SPOOL_FAULT_OTHER && (rc & 0xff) == SQLITE_IOERR &&
+	    spool_at_size_limit(s->path))
+		fault = SPOOL_FAULT_FULL;
+	return fault;
+}
+
+/*
+ * Fills e for the SQLite result rc that db returned last.  Call it
+ * before any other call on db, which would replace the message.  Returns
+ * RESULT_REJECT for a corrupt file, else RESULT_RETRY.
+ */
+static int
+spool_set_error(const struct spool *s, sqlite3 *db, int rc, struct err *e)
+{
+	int sys_errno = db != NULL ? sqlite3_system_errno(db) : 0;
+	const char *detail = db != NULL ? sqlite3_errmsg(db) :
+			     sqlite3_errstr(rc);
+	enum spool_fault fault = spool_fault(s, db, rc);
+
+	spool_describe_fault(s, fault, detail, sys_errno, e);
+	return fault == SPOOL_FAULT_CORRUPT ? RESULT_REJECT : RESULT_RETRY;
+}
+
+/* True when a connection that returned rc should be closed and opened
+ * again: a full disk or a lock leaves it usable. */
+static bool
+spool_error_loses_connection(const struct spool *s, sqlite3 *db, int rc)
+{
+	enum spool_fault fault;
+
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return false;
+	fault = spool_fault(s, db, rc);
+	if (fault == SPOOL_FAULT_FULL || fault == SPOOL_FAULT_LOCKED)
+		return false;
+	return (rc & 0xff) != SQLITE_NOMEM && (rc & 0xff) != SQLITE_MISUSE;
+}
+
+/* ------------------------------------------------- statement helpers */
+
+/* Binds parameters first, first + 1, ... from ap, one per letter of
+ * types: 't' a string (NULL binds NULL), 'i' an int64_t. */
+static int
+spool_vbind(sqlite3_stmt *st, int first, const char *types, va_list ap)
+{
+	int rc = SQLITE_OK;
+	int i;
+
+	for (i = 0; rc == SQLITE_OK && types[i] != '\0'; i++) {
+		if (types[i] == 'i') {
+			rc = sqlite3_bind_int64(st, first + i,
+						va_arg(ap, int64_t));
+		} else {
+			const char *text = va_arg(ap, const char *);
+
+			rc = text == NULL ? sqlite3_bind_null(st, first + i) :
+			     sqlite3_bind_text(st, first + i, text, -1,
+					       SQLITE_STATIC);
+		}
+	}
+	return rc;
+}
+
+static int
+spool_bind(sqlite3_stmt *st, int first, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = spool_vbind(st, first, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int
+spool_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	*st = NULL;
+	return sqlite3_prepare_v2(db, sql, -1, st, NULL);
+}
+
+/* Finalizes st after its error was handled.  The result only repeats
+ * the last step's error, so it is not checked. */
+static void
+spool_finalize(sqlite3_stmt *st)
+{
+	(void)sqlite3_finalize(st);
+}
+
+/* Steps st to its end and resets it, for statements returning no rows. */
+static int
+spool_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		rc = SQLITE_MISUSE;
+	if (rc != SQLITE_DONE)
+		return rc;
+	return sqlite3_reset(st);
+}
+
+/* Runs one statement that returns no rows, binding parameters from 1.
+ * *changes (may be NULL) receives the rows it changed. */
+static int
+spool_run(sqlite3 *db, int64_t *changes, const char *sql,
+	  const char *types, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap;
+	int rc;
+
+	rc = spool_prepare(db, sql, &st);
+	if (rc == SQLITE_OK) {
+		va_start(ap, types);
+		rc = spool_vbind(st, 1, types, ap);
+		va_end(ap);
+	}
+	if (rc == SQLITE_OK)
+		rc = spool_step_done(st);
+	if (rc == SQLITE_OK && changes != NULL)
+		*changes = sqlite3_changes(db);
+	spool_finalize(st);
+	return rc;
+}
+
+/* Runs sql and stores the first column of its first row in *value.
+ * Returns SQLITE_OK, SQLITE_DONE when there is no row, or an error. */
+static int
+spool_query_int(sqlite3 *db, const char *sql, int64_t *value)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = spool_prepare(db, sql, &st);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*value = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	spool_finalize(st);
+	return rc;
+}
+
+/* Like spool_query_int for a text result, copied into out. */
+static int
+spool_query_text(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *text;
+	int rc;
+
+	rc = spool_prepare(db, sql, &st);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		text = sqlite3_column_text(st, 0);
+		snprintf(out, size, "%s", text ? (const char *)text : "");
+		rc = SQLITE_OK;
+	}
+	spool_finalize(st);
+	return rc;
+}
+
+static int
+spool_exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Rolls back an open transaction after a failure.  Returns false when
+ * the rollback failed too, so the connection should be closed. */
+static bool
+spool_rollback(sqlite3 *db)
+{
+	if (sqlite3_get_autocommit(db))
+		return true;
+	return spool_exec(db, "ROLLBACK") == SQLITE_OK;
+}
+
+static void
+spool_db_close(sqlite3 *db)
+{
+	int rc;
+
+	if (db == NULL)
+		return;
+	rc = sqlite3_close(db);
+	if (rc != SQLITE_OK) {
+		log_message(LOG_WARN, "spool_close_failed", "closing the "
+			    "spool connection failed: %s; it closes once its "
+			    "statements finish", sqlite3_errstr(rc));
+		(void)sqlite3_close_v2(db);
+	}
+}
+
+/* True when the file db opened was renamed or deleted since. */
+static bool
+spool_db_moved(sqlite3 *db)
+{
+	int moved = 0;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_HAS_MOVED,
+				 &moved) != SQLITE_OK)
+		return false;
+	return moved != 0;
+}
+
+/* ---------------------------------------------------------- opening */
+
+/* Checks that the folder of the spool exists, creating it when
+ * create_parent is set. */
+static int
+spool_check_folder(const struct spool *s, struct err *e)
+{
+	char folder[4096];
+	const char *slash = strrchr(s->path, '/');
+	struct stat st;
+
+	if (slash == NULL)
+		return RESULT_OK;
+	snprintf(folder, sizeof(folder), "%.*s",
+		 slash == s->path ? 1 : (int)(slash - s->path), s->path);
+	if (stat(folder, &st) == 0)
+		return RESULT_OK;
+	if (errno == ENOENT && s->create_parent &&
+	    (mkdir(folder, 0700) == 0 || errno == EEXIST))
+		return RESULT_OK;
+	err_set(e, "spool_unavailable", "cannot open the spool %."
+		SPOOL_PATH_SHOWN "s because its folder is not accessible "
+		"(%s); create the folder or mount the volume", s->path,
+		strerror(errno));
+	return RESULT_RETRY;
+}
+
+/* The command line and the workers need a file that already exists. */
+static int
+spool_check_file(const struct spool *s, struct err *e)
+{
+	struct stat st;
+
+	if (stat(s->path, &st) == 0)
+		return RESULT_OK;
+	err_set(e, "spool_unavailable", "no spool at %." SPOOL_PATH_SHOWN
+		"s (%s); check spool_path, or start snsrelay once to create "
+		"it", s->path, strerror(errno));
+	return RESULT_RETRY;
+}
+
+static int
+spool_db_quick_check(const struct spool *s, sqlite3 *db, struct err *e)
+{
+	char verdict[128];
+	int rc;
+
+	rc = spool_query_text(db, "PRAGMA quick_check(1)", verdict,
+			      sizeof(verdict));
+	if (rc != SQLITE_OK)
+		return spool_set_error(s, db, rc, e);
+	if (strcmp(verdict, "ok") == 0)
+		return RESULT_OK;
+	err_set(e, "spool_corrupt", "the spool %." SPOOL_PATH_SHOWN "s "
+		"failed its integrity check (%.80s); snsrelay leaves it as "
+		"it is: move it aside and start again", s->path, verdict);
+	return RESULT_REJECT;
+}
+
+/* Checks that db is an snsrelay spool of the version this code reads. */
+static int
+spool_db_check(const struct spool *s, sqlite3 *db, enum spool_open_mode mode,
+	       struct err *e)
+{
+	int64_t app_id = 0, version = 0;
+	int rc;
+
+	rc = spool_query_int(db, "PRAGMA application_id", &app_id);
+	if (rc != SQLITE_OK)
+		return spool_set_error(s, db, rc, e);
+	if (app_id != SPOOL_APPLICATION_ID) {
+		err_set(e, "spool_corrupt", "%." SPOOL_PATH_SHOWN "s is not "
+			"an snsrelay spool (application_id %lld); snsrelay "
+			"leaves it as it is: move it away or set spool_path "
+			"to another file", s->path, (long long)app_id);
+		return RESULT_REJECT;
+	}
+	rc = spool_query_int(db, "SELECT CAST(value AS INTEGER) FROM meta "
+			     "WHERE key = 'schema_version'", &version);
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		return spool_set_error(s, db, rc, e);
+	if (version != SPOOL_SCHEMA_VERSION) {
+		err_set(e, "spool_corrupt", "the spool %." SPOOL_PATH_SHOWN
+			"s has schema version %lld, but this snsrelay reads "
+			"version %d; use the snsrelay that wrote it, or move "
+			"the file away", s->path, (long long)version,
+			SPOOL_SCHEMA_VERSION);
+		return RESULT_REJECT;
+	}
+	if (mode == SPOOL_OPEN_WORKER)
+		return RESULT_OK;
+	return spool_db_quick_check(s, db, e);
+}
+
+/* Creates the schema in one transaction, unless another process
+ * created it first. */
+static int
+spool_db_create(const struct spool *s, sqlite3 *db, struct err *e)
+{
+	char pragma[64];
+	int64_t objects = 0;
+	int rc, result;
+
+	snprintf(pragma, sizeof(pragma), "PRAGMA application_id = %d",
+		 SPOOL_APPLICATION_ID);
+	/* A write transaction already counts page 1 of an empty file, so
+	 * the check for a concurrent creator looks at the schema. */
+	rc = spool_exec(db, "BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK)
+		rc = spool_query_int(db, "SELECT COUNT(*) FROM sqlite_master",
+				     &objects);
+	if (rc == SQLITE_OK && objects > 0) {
+		rc = spool_exec(db, "ROLLBACK");
+		if (rc == SQLITE_OK)
+			return spool_db_check(s, db, SPOOL_OPEN_CREATE, e);
+	}
+	if (rc == SQLITE_OK)
+		rc = spool_exec(db, pragma);
+	if (rc == SQLITE_OK)
+		rc = spool_exec(db, spool_schema_sql);
+	if (rc == SQLITE_OK)
+		rc = spool_exec(db, "COMMIT");
+	if (rc == SQLITE_OK)
+		return RESULT_OK;
+	result = spool_set_error(s, db, rc, e);
+	spool_rollback(db);
+	return result;
+}
+
+/* Creates the schema in a new file, or checks an existing one. */
+static int
+spool_db_identify(const struct spool *s, sqlite3 *db,
+		  enum spool_open_mode mode, struct err *e)
+{
+	int64_t pages = 0;
+	int rc;
+
+	rc = spool_query_int(db, "PRAGMA page_count", &pages);
+	if (rc != SQLITE_OK)
+		return spool_set_error(s, db, rc, e);
+	if (pages > 0)
+		return spool_db_check(s, db, mode, e);
+	if (mode == SPOOL_OPEN_CREATE)
+		return spool_db_create(s, db, e);
+	err_set(e, "spool_unavailable", "the spool %." SPOOL_PATH_SHOWN "s is "
+		"empty; start snsrelay once to create it, or check "
+		"spool_path", s->path);
+	return RESULT_RETRY;
+}
+
+/* Sets the durability options.  It runs only once the file is known to
+ * be a spool, because switching to WAL writes to the file. */
+static int
+spool_db_configure(const struct spool *s, sqlite3 *db, struct err *e)
+{
+	char mode[16];
+	int rc;
+
+	rc = spool_query_text(db, "PRAGMA journal_mode = WAL", mode,
+			      sizeof(mode));
+	if (rc != SQLITE_OK)
+		return spool_set_error(s, db, rc, e);
+	if (strcmp(mode, "wal") != 0) {
+		err_set(e, "spool_failed", "cannot switch the spool %."
+			SPOOL_PATH_SHOWN "s to WAL mode (journal mode %s); "
+			"put it on a local file system", s->path, mode);
+		return RESULT_RETRY;
+	}
+	rc = spool_exec(db, "PRAGMA synchronous = FULL;"
+			"PRAGMA foreign_keys = ON");
+	if (rc != SQLITE_OK)
+		return spool_set_error(s, db, rc, e);
+	return RESULT_OK;
+}
+
+static int
+spool_db_setup(const struct spool *s, sqlite3 *db, enum spool_open_mode mode,
+	       struct err *e)
+{
+	int rc, result;
+
+	rc = sqlite3_extended_result_codes(db, 1);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(db, SPOOL_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK)
+		return spool_set_error(s, db, rc, e);
+	if (sqlite3_db_readonly(db, "main") == 1) {
+		err_set(e, "spool_unavailable", "the spool %." SPOOL_PATH_SHOWN
+			"s is read-only for this process; give the snsrelay "
+			"user write access to the file and its folder",
+			s->path);
+		return RESULT_RETRY;
+	}
+	result = spool_db_identify(s, db, mode, e);
+	if (result == RESULT_OK)
+		result = spool_db_configure(s, db, e);
+	return result;
+}
+
+/* Opens the spool file, checks it (or creates it in create mode) and
+ * sets the connection options.  *out is NULL on failure. */
+static int
+spool_db_open(const struct spool *s, enum spool_open_mode mode,
+	      sqlite3 **out, struct err *e)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	sqlite3 *db = NULL;
+	int rc, result;
+
+	*out = NULL;
+	if (mode == SPOOL_OPEN_CREATE)
+		result = spool_check_folder(s, e);
+	else
+		result = spool_check_file(s, e);
+	if (result != RESULT_OK)
+		return result;
+
+	if (mode == SPOOL_OPEN_CREATE)
+		flags |= SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(s->path, &db, flags, NULL);
+	if (rc != SQLITE_OK)
+		result = spool_set_error(s, db, rc, e);
+	else
+		result = spool_db_setup(s, db, mode, e);
+	if (result != RESULT_OK)
+		goto fail;
+	*out = db;
+	return RESULT_OK;
+fail:
+	spool_db_close(db);
+	return result;
+}
+
+/* ----------------------------------------------------- life cycle */
+
+static int
+spool_init_sync(struct spool *s)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&s->queued, &attr);
+	if (rc == 0 && pthread_cond_init(&s->committed, NULL) != 0) {
+		pthread_cond_destroy(&s->queued);
+		rc = -1;
+	}
+	pthread_condattr_destroy(&attr);
+	if (rc != 0)
+		return -1;
+	if (pthread_mutex_init(&s->lock, NULL) == 0) {
+		if (pthread_mutex_init(&s->worker_lock, NULL) == 0)
+			return 0;
+		pthread_mutex_destroy(&s->lock);
+	}
+	pthread_cond_destroy(&s->queued);
+	pthread_cond_destroy(&s->committed);
+	return -1;
+}
+
+struct spool *
+spool_new(const struct spool_options *opts)
+{
+	struct spool *s = NULL;
+
+	if (opts == NULL || opts->path == NULL)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->path = strdup(opts->path);
+	if (s->path == NULL || spool_init_sync(s) != 0)
+		goto fail;
+	s->create_parent = opts->create_parent;
+	s->dedup_window_s = opts->dedup_window_s;
+	s->write_ok = true;
+	err_clear(&s->open_err);
+	err_clear(&s->write_err);
+	return s;
+fail:
+	free(s->path);
+	free(s);
+	return NULL;
+}
+
+/* Records the outcome of an attempt to open the writer connection. */
+static void
+spool_note_open(struct spool *s, sqlite3 *db, const struct err *e)
+{
+	pthread_mutex_lock(&s->lock);
+	s->open_tried_ms = spool_monotonic_ms();
+	s->writer_open = db != NULL;
+	if (db == NULL)
+		s->open_err = *e;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void spool_housekeep(struct spool *s);
+static void spool_write_batch(struct spool *s,
+			      struct spool_request *batch);
+static void spool_writer_reconnect(struct spool *s);
+
+/* Waits for requests, or until housekeeping is due. */
+static void
+spool_wait_for_requests(struct spool *s)
+{
+	struct timespec deadline;
+	int64_t at = s->housekept_ms + SPOOL_HOUSEKEEPING_INTERVAL_MS;
+
+	deadline.tv_sec = (time_t)(at / 1000);
+	deadline.tv_nsec = (long)(at % 1000) * 1000000;
+	while (s->head == NULL && !s->stopping && !s->reconnect) {
+		if (pthread_cond_timedwait(&s->queued, &s->lock,
+					   &deadline) == ETIMEDOUT)
+			return;
+	}
+}
+
+static void *
+spool_writer_main(void *arg)
+{
+	struct spool *s = arg;
+	struct spool_request *batch;
+	bool reconnect;
+
+	/* Before the first batch, so that a restart forgets expired
+	 * alerts before it checks any alert_id against them. */
+	spool_housekeep(s);
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		spool_wait_for_requests(s);
+		batch = s->head;
+		s->head = NULL;
+		s->tail = NULL;
+		if (batch == NULL && s->stopping)
+			break;
+		reconnect = s->reconnect;
+		pthread_mutex_unlock(&s->lock);
+		if (reconnect)
+			spool_writer_reconnect(s);
+		if (batch != NULL)
+			spool_write_batch(s, batch);
+		spool_housekeep(s);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int
+spool_start(struct spool *s, struct err *e)
+{
+	sqlite3 *db = NULL;
+	int result, rc;
+
+	err_clear(e);
+	result = spool_db_open(s, SPOOL_OPEN_CREATE, &db, e);
+	s->wdb = db;
+	spool_note_open(s, db, e);
+
+	rc = pthread_create(&s->writer, NULL, spool_writer_main, s);
+	if (rc != 0) {
+		spool_db_close(s->wdb);
+		s->wdb = NULL;
+		spool_note_open(s, NULL, e);
+		err_set(e, "spool_failed", "cannot start the spool writer "
+			"thread: %s", strerror(rc));
+		return RESULT_REJECT;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->running = true;
+	pthread_mutex_unlock(&s->lock);
+	return result;
+}
+
+int
+spool_open_existing(struct spool *s, struct err *e)
+{
+	int result;
+
+	err_clear(e);
+	pthread_mutex_lock(&s->worker_lock);
+	s->command_mode = true;
+	result = RESULT_OK;
+	if (s->rdb == NULL)
+		result = spool_db_open(s, SPOOL_OPEN_COMMAND, &s->rdb, e);
+	pthread_mutex_unlock(&s->worker_lock);
+	return result;
+}
+
+void
+spool_stop(struct spool *s)
+{
+	bool was_running;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	was_running = s->running;
+	s->stopping = true;
+	pthread_cond_signal(&s->queued);
+	pthread_mutex_unlock(&s->lock);
+	if (was_running)
+		pthread_join(s->writer, NULL);
+
+	pthread_mutex_lock(&s->lock);
+	s->running = false;
+	s->writer_open = false;
+	pthread_mutex_unlock(&s->lock);
+	spool_db_close(s->wdb);
+	s->wdb = NULL;
+
+	pthread_mutex_lock(&s->worker_lock);
+	spool_db_close(s->rdb);
+	s->rdb = NULL;
+	pthread_mutex_unlock(&s->worker_lock);
+}
+
+void
+spool_free(struct spool *s)
+{
+	if (s == NULL)
+		return;
+	spool_stop(s);
+	pthread_mutex_destroy(&s->worker_lock);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->queued);
+	pthread_cond_destroy(&s->committed);
+	free(s->path);
+	free(s);
+}
+
+void
+spool_get_stats(struct spool *s, struct spool_stats *stats)
+{
+	pthread_mutex_lock(&s->lock);
+	*stats = s->stats;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool
+spool_ready(struct spool *s, struct err *why)
+{
+	bool ready;
+
+	pthread_mutex_lock(&s->lock);
+	ready = s->running && s->writer_open && s->write_ok;
+	if (!ready && why != NULL) {
+		if (!s->running)
+			err_set(why, "spool_unavailable", "the spool writer "
+				"is not running");
+		else if (!s->writer_open)
+			*why = s->open_err;
+		else
+			*why = s->write_err;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ready;
+}
+
+/* ------------------------------------------------------- the writer */
+
+/*
+ * Closes both connections to a spool file that was renamed or deleted
+ * while open, so that no connection to it remains when a file is opened
+ * at the path again: connections to two files at one path would share
+ * its -wal and -shm files.  SQLite does not checkpoint a moved file on
+ * close, and opening a new file at the path deletes the WAL left there,
+ * so the WAL is copied into the moved file first.
+ */
+static void
+spool_close_moved(struct spool *s)
+{
+	int rc;
+
+	log_message(LOG_WARN, "spool_file_moved", "the spool %s was renamed "
+		    "or deleted while open; opening the file at that path "
+		    "again", s->path);
+	pthread_mutex_lock(&s->worker_lock);
+	spool_db_close(s->rdb);
+	s->rdb = NULL;
+	rc = sqlite3_wal_checkpoint_v2(s->wdb, "main",
+				       SQLITE_CHECKPOINT_TRUNCATE, NULL,
+				       NULL);
+	if (rc != SQLITE_OK)
+		log_message(LOG_ERROR, "spool_checkpoint_failed", "copying "
+			    "the WAL into the moved spool %s failed: %s; its "
+			    "latest alerts may be lost", s->path,
+			    sqlite3_errmsg(s->wdb));
+	spool_db_close(s->wdb);
+	s->wdb = NULL;
+	pthread_mutex_unlock(&s->worker_lock);
+
+	pthread_mutex_lock(&s->lock);
+	s->writer_open = false;
+	s->reconnect = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Opens the writer connection when it is closed, or when the file was
+ * renamed or deleted under it. */
+static int
+spool_writer_open(struct spool *s, struct err *e)
+{
+	sqlite3 *db = NULL;
+	int result;
+
+	if (s->wdb != NULL && spool_db_moved(s->wdb))
+		spool_close_moved(s);
+	if (s->wdb != NULL)
+		return RESULT_OK;
+	result = spool_db_open(s, SPOOL_OPEN_CREATE, &db, e);
+	s->wdb = db;
+	spool_note_open(s, db, e);
+	return result;
+}
+
+/* Inserts one alert and, unless its alert_id is already stored, one
+ * pending delivery per destination. */
+static int
+spool_insert_request(sqlite3 *db, sqlite3_stmt *alert_st,
+		     sqlite3_stmt *delivery_st, struct spool_request *req,
+		     int64_t now_ms)
+{
+	int64_t row;
+	size_t i;
+	int rc;
+
+	rc = spool_bind(alert_st, 1, "tttit", req->alert_id,
+			req->message_id, req->topic_arn, now_ms,
+			req->document);
+	if (rc == SQLITE_OK)
+		rc = spool_step_done(alert_st);
+	if (rc != SQLITE_OK)
+		return rc;
+	req->duplicate = sqlite3_changes(db) == 0;
+	if (req->duplicate)
+		return SQLITE_OK;
+
+	row = sqlite3_last_insert_rowid(db);
+	for (i = 0; rc == SQLITE_OK && i < req->destination_count; i++) {
+		rc = spool_bind(delivery_st, 1, "iti", row,
+				req->destinations[i], now_ms);
+		if (rc == SQLITE_OK)
+			rc = spool_step_done(delivery_st);
+	}
+	return rc;
+}
+
+/* Stores every request of batch in one transaction.  Returns the SQLite
+ * result.  On failure nothing is stored, e contains the reason, and
+ * *lost tells whether the connection should be opened again. */
+static int
+spool_commit_batch(struct spool *s, struct spool_request *batch,
+		   bool *lost, struct err *e)
+{
+	sqlite3_stmt *alert_st = NULL, *delivery_st = NULL;
+	int64_t now_ms = spool_now_ms();
+	struct spool_request *req;
+	int rc;
+
+	rc = spool_exec(s->wdb, "BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK)
+		rc = spool_prepare(s->wdb, spool_insert_alert_sql, &alert_st);
+	if (rc == SQLITE_OK)
+		rc = spool_prepare(s->wdb, spool_insert_delivery_sql,
+				   &delivery_st);
+	for (req = batch; rc == SQLITE_OK && req != NULL; req = req->next)
+		rc = spool_insert_request(s->wdb, alert_st, delivery_st, req,
+					  now_ms);
+	if (rc == SQLITE_OK)
+		rc = spool_exec(s->wdb, "COMMIT");
+	*lost = false;
+	if (rc != SQLITE_OK) {
+		spool_set_error(s, s->wdb, rc, e);
+		*lost = spool_error_loses_connection(s, s->wdb, rc);
+	}
+	spool_finalize(alert_st);
+	spool_finalize(delivery_st);
+	if (rc != SQLITE_OK && !spool_rollback(s->wdb))
+		*lost = true;
+	return rc;
+}
+
+static size_t
+spool_batch_size(const struct spool_request *batch)
+{
+	size_t n = 0;
+
+	for (; batch != NULL; batch = batch->next)
+		n++;
+	return n;
+}
+
+/* Logs a failed batch, at most one line per interval.  The next line
+ * counts the failures that were not logged. */
+static void
+spool_log_write_failure(struct spool *s, size_t alerts, const struct err *e)
+{
+	int64_t now = spool_monotonic_ms();
+	struct log_line line;
+
+	s->failures_since_ok++;
+	if (s->failure_logged_ms != 0 &&
+	    now - s->failure_logged_ms < SPOOL_FAILURE_LOG_INTERVAL_MS) {
+		s->failures_unlogged++;
+		return;
+	}
+	log_begin(&line, LOG_ERROR, "spool_write_failed");
+	log_str(&line, "path", s->path);
+	log_str(&line, "code", e->code);
+	log_str(&line, "reason", e->msg);
+	log_int(&line, "alerts", (long long)alerts);
+	if (s->failures_unlogged > 0)
+		log_int(&line, "failures_not_logged",
+			(long long)s->failures_unlogged);
+	log_end(&line);
+	s->failure_logged_ms = now;
+	s->failures_unlogged = 0;
+}
+
+static void
+spool_log_write_recovered(struct spool *s)
+{
+	struct log_line line;
+
+	if (s->failures_since_ok == 0)
+		return;
+	log_begin(&line, LOG_INFO, "spool_write_recovered");
+	log_str(&line, "path", s->path);
+	log_int(&line, "failed_batches", (long long)s->failures_since_ok);
+	log_end(&line);
+	s->failures_since_ok = 0;
+	s->failure_logged_ms = 0;
+	s->failures_unlogged = 0;
+}
+
+/* Hands each waiter its result and updates the counters. */
+static void
+spool_finish_batch(struct spool *s, struct spool_request *batch,
+		   int result, const struct err *e)
+{
+	struct spool_request *req, *next;
+
+	pthread_mutex_lock(&s->lock);
+	s->write_ok = result == RESULT_OK;
+	if (result == RESULT_OK)
+		s->stats.transactions++;
+	else
+		s->stats.failed_batches++;
+	if (result != RESULT_OK && s->writer_open)
+		s->write_err = *e;
+	for (req = batch; req != NULL; req = next) {
+		next = req->next;
+		req->result = result;
+		if (result != RESULT_OK)
+			req->err = *e;
+		else if (req->duplicate)
+			s->stats.duplicates++;
+		else
+			s->stats.stored++;
+		req->done = true;
+	}
+	pthread_cond_broadcast(&s->committed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Closes the writer connection after an error that may have broken it,
+ * so the next batch opens it again at once. */
+static void
+spool_writer_drop(struct spool *s, const struct err *e)
+{
+	spool_db_close(s->wdb);
+	s->wdb = NULL;
+	pthread_mutex_lock(&s->lock);
+	s->writer_open = false;
+	s->open_tried_ms = 0;
+	s->open_err = *e;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Serves a worker's report of a moved file.  The flag that keeps the
+ * workers from opening the path is cleared only once the writer holds
+ * no connection to the moved file either.
+ */
+static void
+spool_writer_reconnect(struct spool *s)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (s->wdb != NULL && spool_db_moved(s->wdb)) {
+		spool_writer_open(s, &e);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->reconnect = false;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void
+spool_write_batch(struct spool *s, struct spool_request *batch)
+{
+	size_t alerts = spool_batch_size(batch);
+	bool lost = false;
+	struct err e;
+	int result;
+
+	err_clear(&e);
+	result = spool_writer_open(s, &e);
+	if (result == RESULT_OK &&
+	    spool_commit_batch(s, batch, &lost, &e) != SQLITE_OK)
+		result = RESULT_RETRY;
+	if (result == RESULT_OK)
+		spool_log_write_recovered(s);
+	else
+		spool_log_write_failure(s, alerts, &e);
+	if (lost)
+		spool_writer_drop(s, &e);
+	spool_finish_batch(s, batch, result == RESULT_OK ? RESULT_OK :
+			   RESULT_RETRY, &e);
+}
+
+/* Deletes alerts past the dedup window that every destination took, at
+ * most once per interval. */
+static void
+spool_housekeep(struct spool *s)
+{
+	int64_t now = spool_monotonic_ms();
+	int64_t cutoff, removed = 0;
+	int rc;
+
+	if (s->housekept &&
+	    now - s->housekept_ms < SPOOL_HOUSEKEEPING_INTERVAL_MS)
+		return;
+	s->housekept = true;
+	s->housekept_ms = now;
+	if (s->wdb == NULL)
+		return;
+	cutoff = spool_now_ms() - (int64_t)s->dedup_window_s * 1000;
+	rc = spool_run(s->wdb, &removed, spool_housekeeping_sql, "i", cutoff);
+	if (rc != SQLITE_OK) {
+		log_message(LOG_WARN, "spool_housekeeping_failed", "deleting "
+			    "delivered alerts from the spool %s failed: %s; "
+			    "trying again in a minute", s->path,
+			    sqlite3_errmsg(s->wdb));
+		return;
+	}
+	if (removed > 0)
+		log_message(LOG_DEBUG, "spool_housekeeping", "deleted %lld "
+			    "delivered alerts older than %u s",
+			    (long long)removed, s->dedup_window_s);
+}
+
+/* Decides under s->lock whether a put may wait for the writer.  Returns
+ * RESULT_OK, or the error that makes it fail at once. */
+static int
+spool_admit(struct spool *s, struct err *e)
+{
+	if (!s->running || s->stopping) {
+		err_set(e, "spool_unavailable", "the spool %." SPOOL_PATH_SHOWN
+			"s is not running (snsrelay is starting or "
+			"stopping); SNS will retry", s->path);
+		return RESULT_RETRY;
+	}
+	if (!s->writer_open && s->open_tried_ms != 0 &&
+	    spool_monotonic_ms() - s->open_tried_ms <
+	    SPOOL_REOPEN_INTERVAL_MS) {
+		*e = s->open_err;
+		return RESULT_RETRY;
+	}
+	return RESULT_OK;
+}
+
+int
+spool_put(struct spool *s, const char *alert_id, const char *message_id,
+	  const char *topic_arn, const char *document,
+	  const char *const *destinations, size_t destination_count,
+	  bool *duplicate, struct err *e)
+{
+	struct spool_request req;
+	int result;
+
+	*duplicate = false;
+	if (alert_id == NULL || *alert_id == '\0' || document == NULL ||
+	    (destination_count > 0 && destinations == NULL)) {
+		err_set(e, "spool_invalid", "spool_put needs an alert_id and "
+			"a document");
+		return RESULT_REJECT;
+	}
+	memset(&req, 0, sizeof(req));
+	req.alert_id = alert_id;
+	req.message_id = message_id;
+	req.topic_arn = topic_arn;
+	req.document = document;
+	req.destinations = destinations;
+	req.destination_count = destination_count;
+
+	pthread_mutex_lock(&s->lock);
+	result = spool_admit(s, e);
+	if (result == RESULT_OK) {
+		if (s->tail != NULL)
+			s->tail->next = &req;
+		else
+			s->head = &req;
+		s->tail = &req;
+		s->stats.puts++;
+		pthread_cond_signal(&s->queued);
+		while (!req.done)
+			pthread_cond_wait(&s->committed, &s->lock);
+		result = req.result;
+		if (result != RESULT_OK)
+			*e = req.err;
+	}
+	pthread_mutex_unlock(&s->lock);
+	*duplicate = result == RESULT_OK && req.duplicate;
+	return result;
+}
+
+/* ---------------------------------------------- the worker connection */
+
+/* Asks the writer to close its connection to a moved file and open the
+ * path again.  True while that is pending, when the worker connection
+ * must not open the path itself. */
+static bool
+spool_worker_wait_reconnect(struct spool *s, bool moved, struct err *e)
+{
+	bool waiting;
+
+	pthread_mutex_lock(&s->lock);
+	if (moved && s->running && !s->stopping) {
+		s->reconnect = true;
+		pthread_cond_signal(&s->queued);
+	}
+	waiting = s->reconnect;
+	pthread_mutex_unlock(&s->lock);
+	if (waiting)
+		err_set(e, "spool_unavailable", "the spool %." SPOOL_PATH_SHOWN
+			"s was renamed or deleted while open; snsrelay is "
+			"opening the file at that path again", s->path);
+	return waiting;
+}
+
+/* Locks the worker connection, opening it when needed.  On failure the
+ * lock is released. */
+static int
+spool_worker_acquire(struct spool *s, struct err *e)
+{
+	enum spool_open_mode mode;
+	bool moved = false;
+	int result;
+
+	pthread_mutex_lock(&s->worker_lock);
+	if (s->rdb != NULL && spool_db_moved(s->rdb)) {
+		spool_db_close(s->rdb);
+		s->rdb = NULL;
+		moved = true;
+	}
+	if (s->rdb != NULL)
+		return RESULT_OK;
+	if (spool_worker_wait_reconnect(s, moved, e)) {
+		pthread_mutex_unlock(&s->worker_lock);
+		return RESULT_RETRY;
+	}
+	mode = s->command_mode ? SPOOL_OPEN_COMMAND : SPOOL_OPEN_WORKER;
+	result = spool_db_open(s, mode, &s->rdb, e);
+	if (result != RESULT_OK)
+		pthread_mutex_unlock(&s->worker_lock);
+	return result;
+}
+
+/* Ends a use of the worker connection: on failure fills e (before any
+ * other call replaces SQLite's message), then finalizes st, rolls back
+ * an open transaction, closes the connection when the error may have
+ * broken it, and unlocks. */
+static int
+spool_worker_end(struct spool *s, sqlite3_stmt *st, int rc, struct err *e)
+{
+	int result = RESULT_OK;
+	bool lost = false;
+
+	if (rc != SQLITE_OK) {
+		spool_set_error(s, s->rdb, rc, e);
+		result = RESULT_RETRY;
+		lost = spool_error_loses_connection(s, s->rdb, rc);
+	}
+	spool_finalize(st);
+	if (rc != SQLITE_OK && !spool_rollback(s->rdb))
+		lost = true;
+	if (lost) {
+		spool_db_close(s->rdb);
+		s->rdb = NULL;
+	}
+	pthread_mutex_unlock(&s->worker_lock);
+	return result;
+}
+
+static int
+spool_item_fill(sqlite3_stmt *st, struct spool_item *item)
+{
+	const unsigned char *id = sqlite3_column_text(st, 1);
+	const unsigned char *doc = sqlite3_column_text(st, 2);
+
+	memset(item, 0, sizeof(*item));
+	item->row = sqlite3_column_int64(st, 0);
+	item->received_ms = sqlite3_column_int64(st, 3);
+	item->attempts = (unsigned)sqlite3_column_int64(st, 4);
+	item->alert_id = strdup(id != NULL ? (const char *)id : "");
+	item->document = strdup(doc != NULL ? (const char *)doc : "");
+	if (item->alert_id == NULL || item->document == NULL)
+		return SQLITE_NOMEM;
+	return SQLITE_OK;
+}
+
+static int
+spool_due_items(sqlite3 *db, const char *destination, int64_t now_ms,
+		size_t max, struct spool_item *items, size_t *count)
+{
+	static const char sql[] =
+		"SELECT a.row, a.alert_id, a.document, a.received_ms,"
+		" d.attempts FROM deliveries AS d"
+		" JOIN alerts AS a ON a.row = d.alert_row"
+		" WHERE d.destination = ?1 AND d.state = 'pending'"
+		" AND d.next_attempt_ms <= ?2 ORDER BY a.row LIMIT ?3";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = spool_prepare(db, sql, &st);
+	if (rc == SQLITE_OK)
+		rc = spool_bind(st, 1, "tii", destination, now_ms,
+				(int64_t)max);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = spool_item_fill(st, &items[*count]);
+		(*count)++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	spool_finalize(st);
+	return rc;
+}
+
+static int
+spool_next_later(sqlite3 *db, const char *destination, int64_t now_ms,
+		 int64_t *next_due_ms)
+{
+	static const char sql[] =
+		"SELECT MIN(next_attempt_ms) FROM deliveries"
+		" WHERE destination = ?1 AND state = 'pending'"
+		" AND next_attempt_ms > ?2";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*next_due_ms = -1;
+	rc = spool_prepare(db, sql, &st);
+	if (rc == SQLITE_OK)
+		rc = spool_bind(st, 1, "ti", destination, now_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			*next_due_ms = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	spool_finalize(st);
+	return rc;
+}
+
+int
+spool_next_due(struct spool *s, const char *destination, int64_t now_ms,
+	       size_t max, struct spool_item *items, size_t *count,
+	       int64_t *next_due_ms, struct err *e)
+{
+	int rc = SQLITE_OK;
+
+	*count = 0;
+	*next_due_ms = -1;
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	if (max > 0)
+		rc = spool_due_items(s->rdb, destination, now_ms, max, items,
+				     count);
+	if (rc == SQLITE_OK)
+		rc = spool_next_later(s->rdb, destination, now_ms,
+				      next_due_ms);
+	if (rc != SQLITE_OK) {
+		spool_items_free(items, *count);
+		*count = 0;
+	}
+	return spool_worker_end(s, NULL, rc, e);
+}
+
+void
+spool_items_free(struct spool_item *items, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		free(items[i].alert_id);
+		free(items[i].document);
+		items[i].alert_id = NULL;
+		items[i].document = NULL;
+	}
+}
+
+/* Runs sql once per row in one transaction, with ?1 the row, ?2 the
+ * destination and ?3... from the arguments described by types. */
+static int
+spool_update_rows(struct spool *s, const char *destination,
+		  const int64_t *rows, size_t n, struct err *e,
+		  const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *st = NULL;
+	va_list ap, copy;
+	size_t i;
+	int rc;
+
+	if (n == 0)
+		return RESULT_OK;
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	rc = spool_exec(s->rdb, "BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK)
+		rc = spool_prepare(s->rdb, sql, &st);
+	va_start(ap, types);
+	for (i = 0; rc == SQLITE_OK && i < n; i++) {
+		rc = spool_bind(st, 1, "it", rows[i], destination);
+		va_copy(copy, ap);
+		if (rc == SQLITE_OK)
+			rc = spool_vbind(st, 3, types, copy);
+		va_end(copy);
+		if (rc == SQLITE_OK)
+			rc = spool_step_done(st);
+	}
+	va_end(ap);
+	if (rc == SQLITE_OK)
+		rc = spool_exec(s->rdb, "COMMIT");
+	return spool_worker_end(s, st, rc, e);
+}
+
+int
+spool_mark_delivered(struct spool *s, const char *destination,
+		     const int64_t *rows, size_t n, int64_t now_ms,
+		     struct err *e)
+{
+	return spool_update_rows(s, destination, rows, n, e,
+		"UPDATE deliveries SET state = 'delivered',"
+		" attempts = attempts + 1, updated_ms = ?3"
+		" WHERE alert_row = ?1 AND destination = ?2"
+		" AND state = 'pending'", "i", now_ms);
+}
+
+int
+spool_mark_retry(struct spool *s, const char *destination,
+		 const int64_t *rows, size_t n, int64_t now_ms,
+		 int64_t next_attempt_ms, const char *error, struct err *e)
+{
+	return spool_update_rows(s, destination, rows, n, e,
+		"UPDATE deliveries SET attempts = attempts + 1,"
+		" updated_ms = ?3, next_attempt_ms = ?4, last_error = ?5"
+		" WHERE alert_row = ?1 AND destination = ?2"
+		" AND state = 'pending'", "iit", now_ms, next_attempt_ms,
+		error);
+}
+
+int
+spool_mark_dead(struct spool *s, const char *destination,
+		const int64_t *rows, size_t n, int64_t now_ms,
+		const char *reason, struct err *e)
+{
+	return spool_update_rows(s, destination, rows, n, e,
+		"UPDATE deliveries SET state = 'dead', updated_ms = ?3,"
+		" last_error = ?4"
+		" WHERE alert_row = ?1 AND destination = ?2"
+		" AND state = 'pending'", "it", now_ms, reason);
+}
+
+/* ---------------------------------------------- disabled destinations */
+
+/* Writes the SHA-256 of url as 64 hex digits.  The URL itself carries
+ * the webhook token and is never stored. */
+static int
+spool_hash_url(const char *url, char out[65], struct err *e)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0, i;
+
+	if (url == NULL)
+		url = "";
+	if (EVP_Digest(url, strlen(url), md, &len, EVP_sha256(), NULL) != 1 ||
+	    len != 32) {
+		err_set(e, "spool_failed", "SHA-256 of a destination URL "
+			"failed in OpenSSL");
+		return RESULT_RETRY;
+	}
+	for (i = 0; i < len; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+	return RESULT_OK;
+}
+
+int
+spool_disable_destination(struct spool *s, const char *name,
+			  const char *url, const char *reason,
+			  int64_t now_ms, struct err *e)
+{
+	static const char sql[] =
+		"INSERT INTO destinations"
+		" (name, url_hash, disabled_reason, disabled_ms)"
+		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name, url_hash)"
+		" DO UPDATE SET disabled_reason = excluded.disabled_reason,"
+		" disabled_ms = excluded.disabled_ms";
+	char hash[65];
+	int rc;
+
+	if (spool_hash_url(url, hash, e) != RESULT_OK)
+		return RESULT_RETRY;
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	rc = spool_run(s->rdb, NULL, sql, "ttti", name, hash,
+		       reason != NULL ? reason : "", now_ms);
+	return spool_worker_end(s, NULL, rc, e);
+}
+
+int
+spool_destination_disabled(struct spool *s, const char *name,
+			   const char *url, bool *disabled, char *reason,
+			   size_t reason_size, struct err *e)
+{
+	static const char sql[] =
+		"SELECT disabled_reason FROM destinations"
+		" WHERE name = ?1 AND url_hash = ?2";
+	sqlite3_stmt *st = NULL;
+	const unsigned char *text;
+	char hash[65];
+	int rc;
+
+	*disabled = false;
+	if (spool_hash_url(url, hash, e) != RESULT_OK)
+		return RESULT_RETRY;
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	rc = spool_prepare(s->rdb, sql, &st);
+	if (rc == SQLITE_OK)
+		rc = spool_bind(st, 1, "tt", name, hash);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		text = sqlite3_column_text(st, 0);
+		*disabled = true;
+		if (reason != NULL && reason_size > 0)
+			snprintf(reason, reason_size, "%s",
+				 text ? (const char *)text : "");
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	return spool_worker_end(s, st, rc, e);
+}
+
+/* ------------------------------------------------ inspection, repair */
+
+static bool
+spool_state_valid(const char *state)
+{
+	return state != NULL && (strcmp(state, "pending") == 0 ||
+				 strcmp(state, "delivered") == 0 ||
+				 strcmp(state, "dead") == 0);
+}
+
+static int
+spool_reject_state(const char *state, struct err *e)
+{
+	err_set(e, "spool_invalid", "unknown delivery state \"%.40s\"; use "
+		"pending, delivered or dead", state ? state : "(null)");
+	return RESULT_REJECT;
+}
+
+int
+spool_count(struct spool *s, const char *state, int64_t *count,
+	    struct err *e)
+{
+	static const char sql[] =
+		"SELECT COUNT(*) FROM deliveries WHERE state = ?1";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*count = 0;
+	if (!spool_state_valid(state))
+		return spool_reject_state(state, e);
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	rc = spool_prepare(s->rdb, sql, &st);
+	if (rc == SQLITE_OK)
+		rc = spool_bind(st, 1, "t", state);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	return spool_worker_end(s, st, rc, e);
+}
+
+static void
+spool_column_copy(sqlite3_stmt *st, int column, char *out, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(st, column);
+
+	snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+static void
+spool_entry_fill(sqlite3_stmt *st, struct spool_entry *entry)
+{
+	memset(entry, 0, sizeof(*entry));
+	entry->row = sqlite3_column_int64(st, 0);
+	spool_column_copy(st, 1, entry->alert_id, sizeof(entry->alert_id));
+	spool_column_copy(st, 2, entry->destination,
+			  sizeof(entry->destination));
+	spool_column_copy(st, 3, entry->state, sizeof(entry->state));
+	entry->attempts = (unsigned)sqlite3_column_int64(st, 4);
+	entry->received_ms = sqlite3_column_int64(st, 5);
+	entry->next_attempt_ms = sqlite3_column_int64(st, 6);
+	spool_column_copy(st, 7, entry->last_error,
+			  sizeof(entry->last_error));
+}
+
+int
+spool_list(struct spool *s, const char *state, size_t limit,
+	   void (*fn)(const struct spool_entry *entry, void *arg),
+	   void *arg, struct err *e)
+{
+	static const char sql[] =
+		"SELECT d.alert_row, a.alert_id, d.destination, d.state,"
+		" d.attempts, a.received_ms, d.next_attempt_ms,"
+		" d.last_error FROM deliveries AS d"
+		" JOIN alerts AS a ON a.row = d.alert_row"
+		" WHERE ?1 IS NULL OR d.state = ?1"
+		" ORDER BY d.alert_row, d.destination LIMIT ?2";
+	struct spool_entry entry;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (state != NULL && !spool_state_valid(state))
+		return spool_reject_state(state, e);
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	rc = spool_prepare(s->rdb, sql, &st);
+	if (rc == SQLITE_OK)
+		rc = spool_bind(st, 1, "ti", state,
+				limit > 0 ? (int64_t)limit : (int64_t)-1);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		spool_entry_fill(st, &entry);
+		fn(&entry, arg);
+		rc = SQLITE_OK;
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	return spool_worker_end(s, st, rc, e);
+}
+
+int
+spool_retry_dead(struct spool *s, int64_t row, const char *destination,
+		 int64_t now_ms, int64_t *changed, struct err *e)
+{
+	static const char sql[] =
+		"UPDATE deliveries SET state = 'pending', attempts = 0,"
+		" next_attempt_ms = ?1, updated_ms = ?1"
+		" WHERE state = 'dead' AND (?2 = 0 OR alert_row = ?2)"
+		" AND (?3 IS NULL OR destination = ?3)";
+	int rc;
+
+	*changed = 0;
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	rc = spool_run(s->rdb, changed, sql, "iit", now_ms, row,
+		       destination);
+	return spool_worker_end(s, NULL, rc, e);
+}
+
+int
+spool_purge(struct spool *s, int64_t before_ms, int64_t *removed,
+	    struct err *e)
+{
+	static const char sql[] =
+		"DELETE FROM alerts WHERE received_ms < ?1 AND NOT EXISTS"
+		" (SELECT 1 FROM deliveries WHERE alert_row = alerts.row"
+		" AND state = 'pending')";
+	int rc;
+
+	*removed = 0;
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	rc = spool_run(s->rdb, removed, sql, "i", before_ms);
+	return spool_worker_end(s, NULL, rc, e);
+}
