@@ -1,19 +1,21 @@
 /*
- * Alert destinations and the synchronous send to each of them.
+ * Alert destinations and one send to one of them.
  *
- * SNS retries the whole message when any destination fails, so each
- * destination remembers the alert ids it accepted recently and skips
- * them on such a retry instead of posting the alert twice.  The memory
- * is a fixed ring in RAM, so it is lost on restart.
+ * A send renders a batch of alerts (several embeds in one Discord
+ * message, one document for a generic webhook, JSON lines on standard
+ * output), posts it once, and reports the outcome with the receiver's
+ * rate-limit information.  Retries, rate-limit waits and the record of
+ * what each destination accepted belong to the dispatcher and the spool.
  */
 #include "config.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
@@ -23,31 +25,15 @@
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
 
-/* Alert ids remembered per destination, and for how long.  SNS stops
- * retrying an HTTP delivery after one hour. */
-#define RECENT_SLOTS 512
-#define RECENT_TTL_S 3600
-#define ALERT_ID_MAX 160
 #define REDACTED_URL_SIZE 512
-#define BODY_SNIPPET_MAX 160
-
-struct recent_alert {
-	char id[ALERT_ID_MAX];
-	time_t at;
-};
-
-struct recent_ring {
-	struct recent_alert slots[RECENT_SLOTS];
-	size_t next;
-};
+#define BODY_SNIPPET_MAX 96
 
 struct delivery {
 	struct destination *dests;
-	struct recent_ring *recent;	/* one ring per destination */
 	size_t count;
 	unsigned timeout_ms;
 	char *ca_file;
-	pthread_mutex_t lock;		/* guards recent and stdout */
+	pthread_mutex_t stdout_lock;	/* keeps JSON lines whole */
 };
 
 static bool
@@ -118,11 +104,10 @@ delivery_new(const struct relay_config *cfg)
 
 	if (d == NULL)
 		return NULL;
-	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->stdout_lock, NULL);
 	d->timeout_ms = cfg->delivery_timeout_ms;
 	d->dests = calloc(slots, sizeof(*d->dests));
-	d->recent = calloc(slots, sizeof(*d->recent));
-	if (d->dests == NULL || d->recent == NULL)
+	if (d->dests == NULL)
 		goto fail;
 	if (cfg->ca_file != NULL && (d->ca_file = strdup(cfg->ca_file)) == NULL)
 		goto fail;
@@ -147,9 +132,8 @@ delivery_free(struct delivery *d)
 		free(d->dests[i].url_redacted);
 	}
 	free(d->dests);
-	free(d->recent);
 	free(d->ca_file);
-	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->stdout_lock);
 	free(d);
 }
 
@@ -165,60 +149,61 @@ delivery_get(const struct delivery *d, size_t i)
 	return i < d->count ? &d->dests[i] : NULL;
 }
 
-static bool
-recent_contains(const struct recent_ring *ring, const char *id, time_t now)
+static void
+result_init(struct delivery_result *result)
 {
-	size_t i;
-
-	for (i = 0; i < RECENT_SLOTS; i++) {
-		const struct recent_alert *slot = &ring->slots[i];
-
-		if (slot->id[0] != '\0' && now - slot->at < RECENT_TTL_S &&
-		    strcmp(slot->id, id) == 0)
-			return true;
-	}
-	return false;
+	memset(result, 0, sizeof(*result));
+	result->outcome = DELIVERY_RETRY;
+	result->retry_after_s = -1;
+	result->ratelimit_remaining = -1;
+	result->ratelimit_reset_after_s = -1;
 }
 
 static void
-recent_add(struct recent_ring *ring, const char *id, time_t now)
-{
-	struct recent_alert *slot = &ring->slots[ring->next];
+result_fail(struct delivery_result *result, enum delivery_outcome outcome,
+	    const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-	snprintf(slot->id, sizeof(slot->id), "%s", id);
-	slot->at = now;
-	ring->next = (ring->next + 1) % RECENT_SLOTS;
+static void
+result_fail(struct delivery_result *result, enum delivery_outcome outcome,
+	    const char *fmt, ...)
+{
+	va_list ap;
+
+	result->outcome = outcome;
+	va_start(ap, fmt);
+	vsnprintf(result->error, sizeof(result->error), fmt, ap);
+	va_end(ap);
 }
 
-static const char *
-alert_id_of(json_object *alert)
+static void
+send_stdout(struct delivery *d, json_object *const *alerts, size_t count,
+	    struct delivery_result *result)
 {
-	json_object *value;
-
-	if (!json_object_object_get_ex(alert, "alert_id", &value) ||
-	    !json_object_is_type(value, json_type_string))
-		return NULL;
-	return json_object_get_string(value);
-}
-
-static int
-send_stdout(struct delivery *d, json_object *alert, struct err *e)
-{
-	const char *text = json_object_to_json_string_ext(alert,
-		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text;
+	size_t i;
 	int rc = 0;
 
-	pthread_mutex_lock(&d->lock);
-	if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ||
-	    fflush(stdout) == EOF)
-		rc = -1;
-	pthread_mutex_unlock(&d->lock);
-	if (rc != 0) {
-		err_set(e, "delivery_failed",
-			"cannot write the alert to standard output");
-		return RESULT_RETRY;
+	pthread_mutex_lock(&d->stdout_lock);
+	for (i = 0; i < count && rc == 0; i++) {
+		text = json_object_to_json_string_ext(alerts[i],
+			JSON_C_TO_STRING_PLAIN |
+			JSON_C_TO_STRING_NOSLASHESCAPE);
+		if (text == NULL || fputs(text, stdout) == EOF ||
+		    fputc('\n', stdout) == EOF)
+			rc = -1;
 	}
-	return RESULT_OK;
+	if (fflush(stdout) == EOF)
+		rc = -1;
+	pthread_mutex_unlock(&d->stdout_lock);
+
+	if (rc != 0) {
+		result_fail(result, DELIVERY_RETRY, "stdout: cannot write "
+			    "the alert to standard output");
+		return;
+	}
+	result->outcome = DELIVERY_OK;
+	result->sent = count;
 }
 
 /* Copies the start of a response body into out, printable ASCII only. */
@@ -235,44 +220,24 @@ body_snippet(const struct buf *body, char *out, size_t size)
 	out[n] = '\0';
 }
 
-static int
-classify_answer(const struct destination *dest,
-		const struct http_response *resp, struct err *e)
-{
-	char snippet[BODY_SNIPPET_MAX];
-
-	if (resp->status >= 200 && resp->status < 300)
-		return RESULT_OK;
-	body_snippet(&resp->body, snippet, sizeof(snippet));
-	if (resp->status == 429 || resp->status >= 500) {
-		err_set(e, "delivery_failed",
-			"%s (%s) answered HTTP %ld, a temporary failure: %s",
-			dest->name, dest->url_redacted, resp->status, snippet);
-		return RESULT_RETRY;
-	}
-	err_set(e, "delivery_rejected",
-		"%s (%s) rejected the alert with HTTP %ld; check the webhook "
-		"URL: %s", dest->name, dest->url_redacted, resp->status,
-		snippet);
-	return RESULT_REJECT;
-}
-
-/* Builds the POST body for dest; free() it. */
+/* Builds the POST body for dest from the leading alerts; free() it.
+ * *sent receives how many alerts it carries. */
 static char *
-render_body(const struct destination *dest, json_object *alert)
+render_body(const struct destination *dest, json_object *const *alerts,
+	    size_t count, size_t *sent)
 {
-	json_object *payload = NULL;
+	json_object *payload = NULL, *doc = alerts[0];
 	const char *text;
 	char *body;
-	size_t used;
 
+	*sent = 1;
 	if (dest->kind == DESTINATION_DISCORD) {
-		payload = discord_build_payload(&alert, 1, &used);
+		payload = discord_build_payload(alerts, count, sent);
 		if (payload == NULL)
 			return NULL;
-		alert = payload;
+		doc = payload;
 	}
-	text = json_object_to_json_string_ext(alert,
+	text = json_object_to_json_string_ext(doc,
 		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	body = text != NULL ? strdup(text) : NULL;
 	json_object_put(payload);
@@ -297,23 +262,142 @@ target_url(const struct destination *dest)
 	return buf_steal(&url);
 }
 
-static int
+static void
+copy_ratelimit_headers(const struct http_response *resp,
+		       struct delivery_result *result)
+{
+	result->status = resp->status;
+	result->retry_after_s = resp->retry_after_s;
+	result->global = resp->ratelimit_global;
+	result->ratelimit_remaining = resp->ratelimit_remaining;
+	result->ratelimit_reset_after_s = resp->ratelimit_reset_after_s;
+	snprintf(result->ratelimit_bucket, sizeof(result->ratelimit_bucket),
+		 "%s", resp->ratelimit_bucket);
+	result->has_ratelimit_headers = resp->ratelimit_remaining >= 0 ||
+		resp->ratelimit_reset_after_s >= 0 ||
+		resp->ratelimit_bucket[0] != '\0' || resp->ratelimit_global;
+}
+
+/*
+ * Returns the unit of the retry_after in a 429 body, in seconds.
+ * Discord's v8 changelog moved retry_after from milliseconds to
+ * seconds, and a URL without /api/vN/ uses Discord's default API
+ * version, which its API reference lists as v6.  Webhook URLs copied
+ * from Discord's channel settings carry no version.
+ */
+static double
+retry_after_unit_s(const struct destination *dest)
+{
+	const char *p;
+	char *end = NULL;
+	long version;
+
+	if (dest->kind != DESTINATION_DISCORD)
+		return 1.0;
+	p = strstr(dest->url, "/api/v");
+	if (p == NULL)
+		return 0.001;
+	version = strtol(p + strlen("/api/v"), &end, 10);
+	if (end == p + strlen("/api/v") || *end != '/')
+		return 0.001;
+	return version >= 8 ? 1.0 : 0.001;
+}
+
+/*
+ * Reads retry_after and global from a 429 body such as
+ * {"message":"...","retry_after":0.5,"global":false}.  The longer of the
+ * body value and the Retry-After header wins: the header is whole
+ * seconds rounded up, so it is a safe floor when the body's unit is
+ * uncertain (see retry_after_unit_s).  A body that is not JSON, such as
+ * Cloudflare's "error code: 1015" page, leaves the header values as they
+ * are.
+ */
+static void
+parse_429_body(const struct buf *body, double unit_s,
+	       struct delivery_result *result)
+{
+	json_tokener *tok = NULL;
+	json_object *doc = NULL, *value;
+	double seconds;
+
+	if (body->data == NULL || body->len == 0)
+		return;
+	tok = json_tokener_new_ex(LIMIT_JSON_DEPTH);
+	if (tok == NULL)
+		return;
+	doc = json_tokener_parse_ex(tok, body->data, (int)body->len);
+	if (doc != NULL && json_object_object_get_ex(doc, "retry_after",
+						     &value) &&
+	    (json_object_is_type(value, json_type_double) ||
+	     json_object_is_type(value, json_type_int))) {
+		seconds = json_object_get_double(value) * unit_s;
+		if (isfinite(seconds) && seconds > result->retry_after_s)
+			result->retry_after_s = seconds;
+	}
+	if (doc != NULL && json_object_object_get_ex(doc, "global", &value) &&
+	    json_object_is_type(value, json_type_boolean) &&
+	    json_object_get_boolean(value))
+		result->global = true;
+	json_object_put(doc);
+	json_tokener_free(tok);
+}
+
+static enum delivery_outcome
+outcome_of_status(long status)
+{
+	if (status >= 200 && status < 300)
+		return DELIVERY_OK;
+	if (status == 429)
+		return DELIVERY_RATE_LIMITED;
+	if (status == 404)
+		return DELIVERY_GONE;
+	if (status >= 500)
+		return DELIVERY_RETRY;
+	return DELIVERY_REJECTED;	/* other 4xx, and 1xx/3xx: no
+					 * redirects are followed */
+}
+
+static void
+classify_answer(const struct destination *dest,
+		const struct http_response *resp,
+		struct delivery_result *result)
+{
+	char snippet[BODY_SNIPPET_MAX];
+
+	copy_ratelimit_headers(resp, result);
+	if (resp->status == 429)
+		parse_429_body(&resp->body, retry_after_unit_s(dest),
+			       result);
+	result->outcome = outcome_of_status(resp->status);
+	if (result->outcome == DELIVERY_OK)
+		return;
+
+	body_snippet(&resp->body, snippet, sizeof(snippet));
+	snprintf(result->error, sizeof(result->error),
+		 "%.40s (%.80s) answered HTTP %ld: %s", dest->name,
+		 dest->url_redacted, resp->status,
+		 snippet[0] != '\0' ? snippet : "(empty body)");
+}
+
+static void
 send_http(struct delivery *d, const struct destination *dest,
-	  json_object *alert, struct err *e)
+	  json_object *const *alerts, size_t count,
+	  struct delivery_result *result)
 {
 	struct http_request req;
 	struct http_response resp;
-	char *body = render_body(dest, alert);
+	struct err e;
+	size_t sent = 0;
+	char *body = render_body(dest, alerts, count, &sent);
 	char *url = target_url(dest);
-	int rc;
 
 	memset(&resp, 0, sizeof(resp));
 	if (body == NULL || url == NULL) {
-		err_set(e, "delivery_failed",
-			"out of memory rendering the alert for %s", dest->name);
-		rc = RESULT_RETRY;
+		result_fail(result, DELIVERY_RETRY, "%.40s: out of memory "
+			    "rendering the alert", dest->name);
 		goto out;
 	}
+	result->sent = sent;
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
 	req.url = url;
@@ -324,44 +408,59 @@ send_http(struct delivery *d, const struct destination *dest,
 	req.max_response_bytes = LIMIT_WEBHOOK_RESPONSE_BYTES;
 	req.ca_file = d->ca_file;
 	req.allow_http = url_is_loopback_http(dest->url);
-	rc = http_client_perform(&req, &resp, e);
-	if (rc == RESULT_OK)
-		rc = classify_answer(dest, &resp, e);
+
+	err_clear(&e);
+	if (http_client_perform(&req, &resp, &e) == RESULT_OK)
+		classify_answer(dest, &resp, result);
+	else
+		result_fail(result, DELIVERY_RETRY, "%.40s (%.80s): %s",
+			    dest->name, dest->url_redacted, e.msg);
 	http_response_free(&resp);
 out:
 	free(body);
 	free(url);
-	return rc;
+}
+
+void
+delivery_send_batch(struct delivery *d, size_t i,
+		    json_object *const *alerts, size_t count,
+		    struct delivery_result *result)
+{
+	const struct destination *dest = delivery_get(d, i);
+
+	result_init(result);
+	if (dest == NULL) {
+		result_fail(result, DELIVERY_REJECTED,
+			    "no destination number %zu", i);
+		return;
+	}
+	if (count == 0) {
+		result->outcome = DELIVERY_OK;
+		return;
+	}
+	if (dest->kind == DESTINATION_STDOUT)
+		send_stdout(d, alerts, count, result);
+	else
+		send_http(d, dest, alerts, count, result);
 }
 
 int
 delivery_send(struct delivery *d, size_t i, json_object *alert,
 	      struct err *e)
 {
-	const struct destination *dest = delivery_get(d, i);
-	const char *id = alert_id_of(alert);
-	time_t now = time(NULL);
-	bool seen;
-	int rc;
+	struct delivery_result result;
 
-	if (dest == NULL) {
-		err_set(e, "delivery_failed", "no destination number %zu", i);
+	delivery_send_batch(d, i, &alert, 1, &result);
+	switch (result.outcome) {
+	case DELIVERY_OK:
+		return RESULT_OK;
+	case DELIVERY_RETRY:
+	case DELIVERY_RATE_LIMITED:
+		err_set(e, "delivery_failed", "%s", result.error);
+		return RESULT_RETRY;
+	default:
+		err_set(e, "delivery_rejected", "%s; check the webhook URL",
+			result.error);
 		return RESULT_REJECT;
 	}
-	if (dest->kind == DESTINATION_STDOUT)
-		return send_stdout(d, alert, e);
-
-	pthread_mutex_lock(&d->lock);
-	seen = id != NULL && recent_contains(&d->recent[i], id, now);
-	pthread_mutex_unlock(&d->lock);
-	if (seen)
-		return RESULT_OK;
-
-	rc = send_http(d, dest, alert, e);
-	if (rc == RESULT_OK && id != NULL) {
-		pthread_mutex_lock(&d->lock);
-		recent_add(&d->recent[i], id, now);
-		pthread_mutex_unlock(&d->lock);
-	}
-	return rc;
 }

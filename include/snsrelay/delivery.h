@@ -36,9 +36,42 @@ void delivery_free(struct delivery *d);
 size_t delivery_count(const struct delivery *d);
 const struct destination *delivery_get(const struct delivery *d, size_t i);
 
+enum delivery_outcome {
+	DELIVERY_OK = 0,
+	DELIVERY_RETRY,		/* transport error, timeout or 5xx */
+	DELIVERY_RATE_LIMITED,	/* 429 */
+	DELIVERY_REJECTED,	/* other 4xx: retrying cannot help */
+	DELIVERY_GONE,		/* 404: the webhook no longer exists */
+};
+
+/* What one send did, with the receiver's rate-limit headers. */
+struct delivery_result {
+	enum delivery_outcome outcome;
+	long status;			/* HTTP status; 0 when none came */
+	size_t sent;			/* alerts packed into the request */
+	double retry_after_s;		/* 429 body retry_after, else the
+					 * Retry-After header; -1 if absent */
+	bool global;			/* Discord's global rate limit */
+	bool has_ratelimit_headers;	/* any X-RateLimit-* header */
+	long ratelimit_remaining;	/* -1 when absent */
+	double ratelimit_reset_after_s;	/* -1 when absent */
+	char ratelimit_bucket[64];	/* "" when absent */
+	char error[256];		/* reason when not DELIVERY_OK */
+};
+
 /*
- * Renders alert for destination i and sends it, waiting at most the
- * configured delivery timeout.  Returns RESULT_OK on a 2xx answer,
+ * Renders alerts[0..count) for destination i and sends them in one
+ * request, waiting at most the configured delivery timeout.  A Discord
+ * destination packs as many leading alerts as fit in one message (10
+ * embeds, 6000 characters); other destinations send the first alert
+ * only.  result->sent tells how many were sent.
+ */
+void delivery_send_batch(struct delivery *d, size_t i,
+			 json_object *const *alerts, size_t count,
+			 struct delivery_result *result);
+
+/*
+ * Sends one alert to destination i.  Returns RESULT_OK on a 2xx answer,
  * RESULT_RETRY for transport errors, 429 and 5xx, and RESULT_REJECT for
  * other statuses (code "delivery_rejected").
  */
