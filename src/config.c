@@ -328,7 +328,7 @@ static const struct option_def config_options[] = {
 		.name = "spool_path",
 		.type = OPTION_STRING,
 		.offset = OFFSET(spool_path),
-		.default_text = "data/spool.db",
+		.default_text = CONFIG_DEFAULT_SPOOL_PATH,
 		.check = config_check_path,
 		.help = "SQLite spool file.  Every alert is committed here "
 			"before SNS gets its 2xx; put it on a persistent "

@@ -23,10 +23,12 @@
 #include <openssl/rand.h>
 
 #include "snsrelay/buf.h"
+#include "snsrelay/dispatcher.h"
 #include "snsrelay/http_server.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
 #include "snsrelay/sns_handler.h"
+#include "snsrelay/spool.h"
 
 #define REQUEST_ID_SIZE 24
 #define REMOTE_ADDR_SIZE INET6_ADDRSTRLEN
@@ -177,6 +179,34 @@ send_health(struct http_server *server, struct MHD_Connection *conn,
 	return send_json(conn, MHD_HTTP_OK, body, state->id, NULL);
 }
 
+/* Ready means alerts can be stored and delivered: the load balancer
+ * sends SNS elsewhere while the spool cannot be written. */
+static enum MHD_Result
+send_ready(struct http_server *server, struct MHD_Connection *conn,
+	   const struct request_state *state)
+{
+	json_object *body = json_object_new_object();
+	struct relay *relay = server->relay;
+	struct err why;
+	bool ready;
+
+	err_clear(&why);
+	ready = spool_ready(relay->spool, &why);
+	if (ready && !dispatcher_running(relay->dispatcher)) {
+		ready = false;
+		err_set(&why, "workers_stopped",
+			"a delivery worker is not running");
+	}
+	json_object_object_add(body, "status",
+			       json_object_new_string(ready ? "ready" :
+						      "not_ready"));
+	if (!ready)
+		json_object_object_add(body, "reason",
+				       json_object_new_string(why.msg));
+	return send_json(conn, ready ? MHD_HTTP_OK :
+			 MHD_HTTP_SERVICE_UNAVAILABLE, body, state->id, NULL);
+}
+
 static enum MHD_Result
 send_sns_result(struct MHD_Connection *conn, const struct sns_response *r,
 		const struct request_state *state)
@@ -289,13 +319,17 @@ route_first_call(struct http_server *server, struct MHD_Connection *conn,
 
 	/* Every branch but an accepted SNS POST answers now. */
 	state->responded = true;
-	if (strcmp(url, "/healthz") == 0) {
-		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-			return send_health(server, conn, state);
-		return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				  "method_not_allowed",
-				  "/healthz accepts GET and HEAD only", state,
-				  method, url, "GET, HEAD");
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
+		bool health = strcmp(url, "/healthz") == 0;
+
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+					  "method_not_allowed",
+					  "this path accepts GET and HEAD "
+					  "only", state, method, url,
+					  "GET, HEAD");
+		return health ? send_health(server, conn, state) :
+			send_ready(server, conn, state);
 	}
 	if (strcmp(url, path) != 0)
 		return send_error(conn, MHD_HTTP_NOT_FOUND, "not_found",

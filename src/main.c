@@ -18,11 +18,15 @@
 #include "snsrelay/cert_cache.h"
 #include "snsrelay/config.h"
 #include "snsrelay/delivery.h"
+#include "snsrelay/dispatcher.h"
 #include "snsrelay/err.h"
 #include "snsrelay/http_client.h"
 #include "snsrelay/http_server.h"
+#include "snsrelay/limits.h"
 #include "snsrelay/log.h"
 #include "snsrelay/relay.h"
+#include "snsrelay/spool.h"
+#include "snsrelay/spool_cli.h"
 #include "snsrelay/text.h"
 
 #define EXIT_USAGE 2
@@ -30,6 +34,9 @@
 struct main_options {
 	const char *config_path;	/* NULL: embedded defaults */
 	bool check_only;
+	bool spool_command;		/* "spool" subcommand given */
+	int spool_argc;			/* its arguments after "spool" */
+	char **spool_argv;
 };
 
 /* Everything the daemon owns while it runs; freed by main_cleanup. */
@@ -40,6 +47,9 @@ struct main_state {
 	struct http_server *server;
 	bool curl_ready;
 	bool stopped;			/* served until a stop signal */
+	/* Delivery workers still sending after the stop grace; they use
+	 * the destinations and libcurl until their send times out. */
+	size_t busy_workers;
 	struct cert_cache_stats cert_stats;
 };
 
@@ -49,6 +59,8 @@ main_print_usage(FILE *out)
 	fprintf(out,
 		"Usage: snsrelay [-c FILE] [--check-config] [--help] "
 		"[--help-config] [--version]\n"
+		"       snsrelay [-c FILE] spool list|retry|purge ... "
+		"(see snsrelay spool --help)\n"
 		"Receives AWS SNS deliveries over HTTP(S), verifies their "
 		"signatures and\nrelays security-group change alerts to "
 		"Discord and other webhooks.\n\n"
@@ -92,7 +104,9 @@ main_parse_args(int argc, char **argv, struct main_options *opts)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+	/* "+": stop at the first word, so options after "spool" are its
+	 * own. */
+	while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			opts->config_path = optarg;
@@ -113,6 +127,12 @@ main_parse_args(int argc, char **argv, struct main_options *opts)
 			main_print_usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (optind < argc && strcmp(argv[optind], "spool") == 0) {
+		opts->spool_command = true;
+		opts->spool_argc = argc - optind - 1;
+		opts->spool_argv = argv + optind + 1;
+		return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "snsrelay: unexpected argument \"%s\"\n",
@@ -142,6 +162,7 @@ main_load_config(const struct main_options *opts, struct relay_config *cfg,
 
 static int
 main_check_config(const struct main_options *opts,
+		  const struct relay_config *cfg,
 		  const struct config_report *report)
 {
 	size_t i;
@@ -153,6 +174,9 @@ main_check_config(const struct main_options *opts,
 			report->count, report->count == 1 ? "" : "s");
 		return EXIT_FAILURE;
 	}
+	if (cfg->topic_count == 0)
+		fprintf(stderr, "warning: no topic is configured, so the relay "
+			"will reject every message; add a topic option\n");
 	printf("configuration OK: %s\n", opts->config_path ?
 	       opts->config_path : "embedded defaults and environment");
 	return EXIT_SUCCESS;
@@ -226,7 +250,61 @@ main_now(void)
 	return time(NULL);
 }
 
-/* Creates the certificate cache and the destinations. */
+/*
+ * Opens the spool and starts the delivery workers.  A file that is not a
+ * spool stops the start-up, because it must not be overwritten; a spool
+ * that cannot be opened yet (missing folder, full disk) does not: the
+ * relay then answers SNS with 503 and /readyz with 503 until it can.
+ */
+static int
+main_start_delivery(struct main_state *st)
+{
+	struct spool_options spool_opts = {
+		.path = st->cfg.spool_path,
+		.create_parent = strcmp(st->cfg.spool_path,
+					CONFIG_DEFAULT_SPOOL_PATH) == 0,
+		.dedup_window_s = st->cfg.dedup_window_s,
+	};
+	struct dispatcher_options dispatch_opts = {
+		.max_age_s = st->cfg.delivery_max_age_s,
+		.backoff_min_ms = st->cfg.retry_min_delay_ms,
+		.backoff_max_ms = st->cfg.retry_max_delay_ms,
+		.batch_max = DISCORD_EMBEDS_MAX,
+	};
+	struct log_line line;
+	struct err e;
+	int rc;
+
+	st->relay.spool = spool_new(&spool_opts);
+	if (st->relay.spool == NULL) {
+		main_log_startup_failed("out_of_memory",
+					"cannot create the spool");
+		return -1;
+	}
+	err_clear(&e);
+	rc = spool_start(st->relay.spool, &e);
+	if (rc == RESULT_REJECT) {
+		main_log_startup_failed(e.code, e.msg);
+		return -1;
+	}
+	if (rc == RESULT_RETRY) {
+		log_begin(&line, LOG_ERROR, "spool_unavailable");
+		log_str(&line, "path", st->cfg.spool_path);
+		log_str(&line, "reason", e.msg);
+		log_end(&line);
+	}
+	st->relay.dispatcher = dispatcher_start(st->relay.spool,
+						st->relay.delivery,
+						&dispatch_opts, &e);
+	if (st->relay.dispatcher == NULL) {
+		main_log_startup_failed(e.code, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Creates the certificate cache, the destinations, the spool and the
+ * delivery workers. */
 static int
 main_build_relay(struct main_state *st)
 {
@@ -252,7 +330,7 @@ main_build_relay(struct main_state *st)
 					"cannot create the destinations");
 		return -1;
 	}
-	return 0;
+	return main_start_delivery(st);
 }
 
 /* Blocks the stop signals in this thread and every thread it starts, so
@@ -265,6 +343,9 @@ main_block_signals(sigset_t *set)
 	memset(&ignore, 0, sizeof(ignore));
 	ignore.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &ignore, NULL);
+	/* A write beyond RLIMIT_FSIZE then fails with EFBIG, which the
+	 * spool reports as a full disk, instead of killing the relay. */
+	sigaction(SIGXFSZ, &ignore, NULL);
 
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
@@ -346,18 +427,38 @@ main_log_stopped(const struct main_state *st)
 	log_end(&line);
 }
 
+/* Stops in the order data flows: no new requests, then no new sends,
+ * then the spool, which keeps whatever was not delivered. */
 static void
-main_cleanup(struct main_state *st)
+main_stop_services(struct main_state *st)
 {
 	if (st->server != NULL)
 		http_server_stop(st->server);
 	st->server = NULL;
-	if (st->relay.delivery != NULL)
-		delivery_free(st->relay.delivery);
+	if (st->relay.dispatcher != NULL)
+		st->busy_workers = dispatcher_stop(st->relay.dispatcher,
+						   st->cfg.shutdown_grace_ms);
+	st->relay.dispatcher = NULL;
+	if (st->relay.spool != NULL) {
+		spool_stop(st->relay.spool);
+		spool_free(st->relay.spool);
+	}
+	st->relay.spool = NULL;
+}
+
+static void
+main_cleanup(struct main_state *st)
+{
+	main_stop_services(st);
+	/* Workers left sending still use these; the exit releases them. */
+	if (st->busy_workers == 0) {
+		if (st->relay.delivery != NULL)
+			delivery_free(st->relay.delivery);
+		if (st->curl_ready)
+			http_client_global_cleanup();
+	}
 	if (st->relay.certs != NULL)
 		cert_cache_free(st->relay.certs);
-	if (st->curl_ready)
-		http_client_global_cleanup();
 	if (st->cfg_loaded)
 		config_free(&st->cfg);
 }
@@ -401,8 +502,7 @@ main_run(struct main_state *st, const struct main_options *opts)
 
 	sig = main_wait_for_stop(&set);
 	main_log_stopping(sig);
-	http_server_stop(st->server);
-	st->server = NULL;
+	main_stop_services(st);
 	main_collect_stats(st);
 	st->stopped = true;
 	return EXIT_SUCCESS;
@@ -412,7 +512,7 @@ int
 main(int argc, char **argv)
 {
 	struct config_report report = { NULL, 0 };
-	struct main_options opts = { NULL, false };
+	struct main_options opts = { NULL, false, false, 0, NULL };
 	struct main_state st;
 	int status;
 
@@ -428,13 +528,16 @@ main(int argc, char **argv)
 	}
 	st.cfg_loaded = true;
 	if (opts.check_only) {
-		status = main_check_config(&opts, &report);
+		status = main_check_config(&opts, &st.cfg, &report);
 	} else if (report.count > 0) {
 		main_log_config_problems(&report);
 		main_log_startup_failed("config_invalid", "the configuration "
 					"has problems; run snsrelay "
 					"--check-config for the list");
 		status = EXIT_FAILURE;
+	} else if (opts.spool_command) {
+		status = spool_cli_main(&st.cfg, opts.spool_argc,
+					opts.spool_argv);
 	} else {
 		status = main_run(&st, &opts);
 	}

@@ -17,12 +17,14 @@
 #include "snsrelay/alert.h"
 #include "snsrelay/cert_cache.h"
 #include "snsrelay/delivery.h"
+#include "snsrelay/dispatcher.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
 #include "snsrelay/sns_handler.h"
 #include "snsrelay/sns_message.h"
 #include "snsrelay/sns_url.h"
 #include "snsrelay/sns_verify.h"
+#include "snsrelay/spool.h"
 #include "snsrelay/subscription.h"
 #include "snsrelay/topics.h"
 
@@ -174,71 +176,44 @@ check_signature(struct relay *relay, const struct sns_message *msg,
 }
 
 /*
- * Hands alert to every destination.  A destination that already took
- * this alert (SNS retrying after another destination failed) is skipped
- * by delivery_send.  Returns 0 when all succeeded.
+ * Stores alert in the spool for every destination and waits for the
+ * commit, so the 2xx that follows is a promise the relay can keep.  The
+ * delivery workers send it from there.
  */
-static int
-deliver_alert(struct relay *relay, const struct sns_request *req,
-	      const struct sns_response *resp, json_object *alert,
-	      struct err *failure)
-{
-	size_t i, failed = 0;
-	struct err e;
-	struct log_line line;
-
-	for (i = 0; i < delivery_count(relay->delivery); i++) {
-		const struct destination *dest =
-			delivery_get(relay->delivery, i);
-
-		err_clear(&e);
-		if (delivery_send(relay->delivery, i, alert, &e) == RESULT_OK) {
-			log_begin(&line, LOG_INFO, "alert_delivered");
-			log_request_fields(&line, req, resp);
-			log_str(&line, "destination", dest->name);
-			log_str(&line, "alert_id",
-				alert_get_string(alert, "alert_id"));
-			log_end(&line);
-			continue;
-		}
-		failed++;
-		*failure = e;
-		log_begin(&line, LOG_ERROR, "delivery_failed");
-		log_request_fields(&line, req, resp);
-		log_str(&line, "destination", dest->name);
-		log_str(&line, "alert_id", alert_get_string(alert, "alert_id"));
-		log_str(&line, "code", e.code);
-		log_str(&line, "reason", e.msg);
-		log_end(&line);
-	}
-	return failed == 0 ? 0 : -1;
-}
-
-/* Delivers alert and answers outcome, logged as event with level. */
 static void
-relay_alert(struct relay *relay, const struct sns_request *req,
-	    json_object *alert, const char *outcome, const char *event,
-	    enum log_level level, struct sns_response *resp)
+store_alert(struct relay *relay, const struct sns_request *req,
+	    json_object *alert, const char *event, enum log_level level,
+	    struct sns_response *resp)
 {
-	struct err e;
+	const char *names[LIMIT_WEBHOOKS + 1];
+	size_t i, count = delivery_count(relay->delivery);
+	const char *document;
+	bool duplicate = false;
 	struct log_line line;
+	struct err e;
 
 	if (alert == NULL) {
 		respond(resp, 503, "out_of_memory",
 			"out of memory building the alert; SNS will retry");
 		return;
 	}
+	for (i = 0; i < count && i < LIMIT_WEBHOOKS + 1; i++)
+		names[i] = delivery_get(relay->delivery, i)->name;
+	document = json_object_to_json_string_ext(alert,
+		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	err_clear(&e);
-	if (deliver_alert(relay, req, resp, alert, &e) != 0) {
-		char reason[sizeof(resp->reason)];
-
-		snprintf(reason, sizeof(reason),
-			 "alert could not be delivered: %.200s", e.msg);
-		respond(resp, 503, "delivery_failed", reason);
+	if (spool_put(relay->spool, alert_get_string(alert, "alert_id"),
+		      resp->message_id, resp->topic_arn, document, names, i,
+		      &duplicate, &e) != RESULT_OK) {
+		respond_err(resp, 503, &e);
 		return;
 	}
-	respond(resp, 200, outcome, "");
-	log_begin(&line, level, event);
+	if (!duplicate)
+		dispatcher_notify(relay->dispatcher);
+
+	respond(resp, 200, duplicate ? "duplicate" : "accepted", "");
+	log_begin(&line, duplicate ? LOG_INFO : level,
+		  duplicate ? "duplicate_ignored" : event);
 	log_request_fields(&line, req, resp);
 	log_str(&line, "alert_id", alert_get_string(alert, "alert_id"));
 	log_str(&line, "kind", alert_get_string(alert, "kind"));
@@ -253,8 +228,7 @@ handle_notification(struct relay *relay, const struct sns_request *req,
 	struct alert_options opts = { .timezone = relay->cfg->timezone };
 	json_object *alert = alert_from_notification(msg, &opts, relay->now());
 
-	relay_alert(relay, req, alert, "relayed", "notification_relayed",
-		    LOG_INFO, resp);
+	store_alert(relay, req, alert, "notification_stored", LOG_INFO, resp);
 	json_object_put(alert);
 }
 
@@ -267,8 +241,7 @@ handle_unsubscribe(struct relay *relay, const struct sns_request *req,
 
 	/* Never visit this message's SubscribeURL: it would subscribe the
 	 * endpoint again without anyone deciding to. */
-	relay_alert(relay, req, alert, "unsubscribe_reported",
-		    "unsubscribe_reported", LOG_WARN, resp);
+	store_alert(relay, req, alert, "unsubscribe_reported", LOG_WARN, resp);
 	json_object_put(alert);
 }
 

@@ -19,6 +19,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The embedded default spool file; only its folder is created when
+ * missing. */
+#define CONFIG_DEFAULT_SPOOL_PATH "data/spool.db"
+
 enum webhook_format {
 	WEBHOOK_FORMAT_DISCORD = 0,
 	WEBHOOK_FORMAT_GENERIC,		/* the documented alert document */

@@ -9,11 +9,15 @@
 #include "snsrelay/cert_cache.h"
 #include "snsrelay/config.h"
 #include "snsrelay/delivery.h"
+#include "snsrelay/dispatcher.h"
+#include "snsrelay/spool.h"
 
 struct relay {
 	const struct relay_config *cfg;
 	struct cert_cache *certs;
-	struct delivery *delivery;
+	struct delivery *delivery;	/* destinations */
+	struct spool *spool;		/* alerts are stored here first */
+	struct dispatcher *dispatcher;	/* delivers from the spool */
 	time_t started_at;
 	/* Current time; tests may supply their own clock. */
 	time_t (*now)(void);
