@@ -296,8 +296,8 @@ static const struct option_def config_options[] = {
 		.min = 100,
 		.max = 60 * MS_PER_S,
 		.unit_ms = 1,
-		.help = "Deadline of one webhook POST.  SNS waits 15 s for "
-			"an answer, so keep it below that.",
+		.help = "Deadline of one webhook POST, after which the "
+			"delivery is retried.",
 	},
 	{
 		.name = "timezone",

@@ -142,6 +142,12 @@ message_tokener_error(struct json_tokener *tok, struct err *e)
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t at = json_tokener_get_parse_end(tok);
 
+	/* json-c returns NULL with no error for the JSON literal null. */
+	if (jerr == json_tokener_success) {
+		err_set(e, MALFORMED, "the body is JSON null, not an SNS "
+			"message object");
+		return RESULT_REJECT;
+	}
 	if (jerr == json_tokener_continue) {
 		err_set(e, MALFORMED, "the body is not complete JSON: it ends "
 			"after %zu bytes inside a value", at);
@@ -176,12 +182,26 @@ message_parse_json(const char *body, size_t len, struct json_object **root,
 			       JSON_TOKENER_VALIDATE_UTF8);
 
 	*root = json_tokener_parse_ex(tok, body, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (*root == NULL &&
+	    json_tokener_get_error(tok) == json_tokener_continue && len > 0) {
+		/* A NUL byte tells json-c the input has ended, which
+		 * completes a bare literal such as "null" or "123". */
+		*root = json_tokener_parse_ex(tok, "", 1);
+		end = len;
+		if (*root == NULL && json_tokener_get_error(tok) !=
+		    json_tokener_success) {
+			err_set(e, MALFORMED, "the body is not complete JSON: "
+				"it ends after %zu bytes inside a value", len);
+			goto out;
+		}
+	}
 	if (*root == NULL) {
 		rc = message_tokener_error(tok, e);
 		goto out;
 	}
 
-	for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+	for (; end < len; end++) {
 		if (!message_is_space(body[end])) {
 			err_set(e, MALFORMED, "the body contains data after the "
 				"JSON object, at byte %zu", end);

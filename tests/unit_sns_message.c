@@ -297,6 +297,8 @@ static const struct reject_case reject_cases[] = {
 	BAD("trailing comma", "{" K_TYPE_N ", }", "not valid JSON"),
 	BAD("array", "[" NOTIFICATION_BODY "]", "array"),
 	BAD("string", "\"Notification\"", "string"),
+	BAD("json null", "null", "JSON null"),
+	BAD("json null padded", "  null \n", "JSON null"),
 	BAD("number", "123 ", "object"),
 	BAD("single quotes", "{'Type' : 'Notification'}", "byte 1"),
 	BAD("nan value", "{" K_TYPE_N ", \"x\" : NaN, " K_ID ", " K_ARN
