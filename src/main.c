@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -545,5 +546,12 @@ main(int argc, char **argv)
 	if (st.stopped)
 		main_log_stopped(&st);
 	config_report_free(&report);
+	if (st.busy_workers > 0) {
+		/* Detached workers still hold the destinations and libcurl,
+		 * which main_cleanup left alone: end now, without the exit
+		 * handlers that would free what they use. */
+		fflush(stdout);
+		_exit(status);
+	}
 	return status;
 }
