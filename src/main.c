@@ -253,9 +253,9 @@ main_now(void)
 
 /*
  * Opens the spool and starts the delivery workers.  A file that is not a
- * spool stops the start-up, because it must not be overwritten; a spool
- * that cannot be opened yet (missing folder, full disk) does not: the
- * relay then answers SNS with 503 and /readyz with 503 until it can.
+ * spool stops the start-up, because it must not be overwritten.  A spool
+ * that cannot be opened yet (missing folder, full disk) does not stop
+ * it: SNS and /readyz get 503 until the spool opens.
  */
 static int
 main_start_delivery(struct main_state *st)
