@@ -128,6 +128,10 @@ static const char spool_schema_sql[] =
 	" PRIMARY KEY (alert_row, destination)) WITHOUT ROWID;"
 	"CREATE INDEX deliveries_due"
 	" ON deliveries (destination, state, next_attempt_ms);"
+	/* Walks a destination's pending deliveries in arrival order, so a
+	 * worker's next batch costs no sort of the whole backlog. */
+	"CREATE INDEX deliveries_queue"
+	" ON deliveries (destination, state, alert_row, next_attempt_ms);"
 	"CREATE INDEX deliveries_state ON deliveries (state);"
 	"CREATE TABLE destinations ("
 	" name TEXT NOT NULL,"
@@ -1403,9 +1407,10 @@ spool_due_items(sqlite3 *db, const char *destination, int64_t now_ms,
 	static const char sql[] =
 		"SELECT a.row, a.alert_id, a.document, a.received_ms,"
 		" d.attempts FROM deliveries AS d"
+		" INDEXED BY deliveries_queue"
 		" JOIN alerts AS a ON a.row = d.alert_row"
 		" WHERE d.destination = ?1 AND d.state = 'pending'"
-		" AND d.next_attempt_ms <= ?2 ORDER BY a.row LIMIT ?3";
+		" AND d.next_attempt_ms <= ?2 ORDER BY d.alert_row LIMIT ?3";
 	sqlite3_stmt *st = NULL;
 	int rc;
 
