@@ -71,6 +71,12 @@ struct dispatcher_worker {
 	enum worker_phase phase;
 	bool disabled_logged;
 	int64_t pause_until_ms;		/* after a send that failed */
+	/* Rows the receiver accepted but the spool could not mark
+	 * delivered (full disk, lock).  Until they are recorded the worker
+	 * sends nothing, so it never posts them again.  A restart in that
+	 * window forgets them, and they are sent once more. */
+	int64_t unrecorded[DISCORD_EMBEDS_MAX];
+	size_t unrecorded_count;
 	char last_spool_error[ERR_MSG_MAX];
 	int64_t spool_error_logged_ms;
 	unsigned spool_errors_skipped;	/* repeats not logged */
@@ -472,6 +478,8 @@ worker_delivered(struct dispatcher_worker *w,
 	if (spool_mark_delivered(w->owner->spool, w->dest->name, rows, sent,
 				 now_ms, &e) != RESULT_OK) {
 		log_spool_error(w, &e);
+		memcpy(w->unrecorded, rows, sent * sizeof(rows[0]));
+		w->unrecorded_count = sent;
 		return -1;
 	}
 	for (k = 0; k < sent; k++) {
@@ -706,6 +714,26 @@ worker_send(struct dispatcher_worker *w, struct dispatch_batch *batch)
 	return spool_now_ms();
 }
 
+/* Records deliveries that an earlier pass could not record.  Returns
+ * true when none is left, so sending may go on. */
+static bool
+worker_record_unrecorded(struct dispatcher_worker *w, int64_t now_ms)
+{
+	struct err e;
+
+	if (w->unrecorded_count == 0)
+		return true;
+	err_clear(&e);
+	if (spool_mark_delivered(w->owner->spool, w->dest->name,
+				 w->unrecorded, w->unrecorded_count, now_ms,
+				 &e) != RESULT_OK) {
+		log_spool_error(w, &e);
+		return false;
+	}
+	w->unrecorded_count = 0;
+	return true;
+}
+
 /* Runs one pass of the loop.  Returns the time to look again. */
 static int64_t
 worker_step(struct dispatcher_worker *w)
@@ -716,6 +744,10 @@ worker_step(struct dispatcher_worker *w)
 	memset(&batch, 0, sizeof(batch));
 	if (!worker_enter(w, WORKER_SPOOL))
 		return now_ms;
+	if (!worker_record_unrecorded(w, now_ms)) {
+		wake_at = now_ms + DISPATCH_POLL_MS;
+		goto out;
+	}
 	if (worker_check_disabled(w, now_ms, &wake_at))
 		goto out;
 
