@@ -373,9 +373,10 @@ classify_answer(const struct destination *dest,
 		return;
 
 	body_snippet(&resp->body, snippet, sizeof(snippet));
+	/* The status first: "snsrelay spool list" shows the start. */
 	snprintf(result->error, sizeof(result->error),
-		 "%.40s (%.80s) answered HTTP %ld: %s", dest->name,
-		 dest->url_redacted, resp->status,
+		 "HTTP %ld from %.40s (%.80s): %s", resp->status, dest->name,
+		 dest->url_redacted,
 		 snippet[0] != '\0' ? snippet : "(empty body)");
 }
 

@@ -21,7 +21,7 @@
 #define CLI_EXIT_FAILURE 1
 #define CLI_EXIT_USAGE 2
 /* Characters of last_error shown by "list". */
-#define CLI_ERROR_SHOWN 60
+#define CLI_ERROR_SHOWN 120
 
 struct spool_cli_args {
 	const char *state;		/* list: NULL for all states */
