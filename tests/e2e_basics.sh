@@ -56,6 +56,14 @@ http_get "$base/healthz" >/dev/null
 tap_ok '[ "$(response_header X-Request-Id)" != "$first_id" ]' \
 	"request ids differ"
 
+# -------------------------------------------------------------- readyz
+
+tap_is "$(http_get "$base/readyz")" 200 "readyz status"
+tap_like "$(response_header Content-Type)" '^application/json' \
+	"readyz content type"
+tap_is "$(response_field .status)" ready "readyz status member"
+tap_like "$(response_header X-Request-Id)" '.' "readyz has X-Request-Id"
+
 # ------------------------------------------------------------- routing
 
 tap_is "$(http_get "$base/nope")" 404 "unknown path 404"
@@ -96,7 +104,7 @@ sign --cert-url "$cert_url" --topic-arn "$topic" \
 	--subject "Basics test subject" --message "basics test message" \
 	--message-id basics-0001 >"$note" || tap_bail "snsrelay-sign failed"
 tap_is "$(post_sns "$note")" 200 "notification 200"
-tap_is "$(response_field .result)" relayed "notification result"
+tap_is "$(response_field .result)" accepted "notification result"
 tap_is "$(response_field .message_id)" basics-0001 \
 	"notification message_id"
 tap_ok 'wait_for_file_line "$main_out" "." 5' "alert printed on stdout"
@@ -105,8 +113,10 @@ tap_is "$(jq -r .schema "$main_out")" snsrelay.alert/1 "alert schema"
 tap_is "$(jq -r .kind "$main_out")" notification "alert kind"
 tap_like "$(jq -c . "$main_out")" 'Basics test subject' \
 	"alert carries subject"
-tap_like "$(log_events "$main_log" alert_delivered)" \
-	'destination="?stdout' "alert_delivered to stdout"
+tap_ok 'wait_for_log_event "$main_log" alert_delivered \
+	"destination=\"?stdout"' "alert_delivered to stdout"
+tap_like "$(log_events "$main_log" notification_stored)" \
+	'alert_id="?sns:basics-0001' "notification_stored logged"
 
 # --------------------------------------------------------------- IPv6
 

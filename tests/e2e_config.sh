@@ -57,7 +57,10 @@ tap_is "$RUN_STATUS" 2 "extra argument exits 2"
 run sample --check-config -c "$sample"
 tap_is "$RUN_STATUS" 0 "sample configuration passes"
 tap_contains "$RUN_OUT" "configuration OK" "sample check prints OK"
-tap_is "$RUN_ERR" "" "sample check prints no problem"
+# The sample configures no topic, which --check-config reports as a
+# "warning: " line; any other line would be a problem.
+tap_is "$(printf '%s\n' "$RUN_ERR" | grep -v '^warning: ')" "" \
+	"sample check prints no problem"
 
 run defaults --check-config
 tap_is "$RUN_STATUS" 0 "embedded defaults pass"

@@ -50,9 +50,9 @@ EOF
 # expected_result TYPE: the result member of a successful response.
 expected_result() {
 	case $1 in
-	Notification) echo relayed ;;
+	Notification) echo accepted ;;
 	SubscriptionConfirmation) echo confirmation_logged ;;
-	UnsubscribeConfirmation) echo unsubscribe_reported ;;
+	UnsubscribeConfirmation) echo accepted ;;
 	*) echo "unknown type $1" ;;
 	esac
 }
@@ -71,10 +71,17 @@ for message in "$sns_dir"/messages/*.json; do
 		"$name: result"
 	tap_is "$(response_field .message_id)" \
 		"$(jq -r .MessageId "$message")" "$name: message_id"
+	# Delivery is asynchronous, so the alert reaches standard output
+	# after the response.  It must get there before the relay stops.
+	[ "$type" = SubscriptionConfirmation ] ||
+		wait_for_lines "$RELAY_OUT" 1 10
 	stop_relay
 	if [ "$type" = Notification ]; then
 		tap_is "$(jq -r .schema "$RELAY_OUT")" snsrelay.alert/1 \
 			"$name: alert printed"
+	elif [ "$type" = UnsubscribeConfirmation ]; then
+		tap_is "$(jq -r .kind "$RELAY_OUT")" subscription_ended \
+			"$name: warning alert printed"
 	fi
 done
 

@@ -2,7 +2,9 @@
 # End-to-end: notifications relayed to a mock Discord webhook and a mock
 # generic webhook.  Every EventBridge event in the fixtures is signed as
 # the Message of a Notification, and the Discord payload the relay sends
-# is checked field by field.
+# is checked field by field.  The relay responds once the alert is in its
+# spool and delivers afterwards, so every check of a payload first waits
+# for the mock to record it.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
 require_fixtures
@@ -135,8 +137,9 @@ for event in "$events_dir"/*.json; do
 		--message-file "$event" --message-id "notify-$name" \
 		>"$body" || tap_bail "snsrelay-sign failed on $name"
 	before=$(wc -l <"$discord_rec")
-	tap_is "$(post_sns "$body")" 200 "$name: relayed"
-	tap_is "$(response_field .result)" relayed "$name: result"
+	tap_is "$(post_sns "$body")" 200 "$name: accepted"
+	tap_is "$(response_field .result)" accepted "$name: result"
+	wait_for_mock_count "$discord_rec" true $((before + 1))
 	tap_is "$(($(wc -l <"$discord_rec") - before))" 1 \
 		"$name: one Discord request"
 	check_discord_request "$discord_rec" "$name"
@@ -155,7 +158,10 @@ sign --cert-url "$cert_url" --topic-arn "$topic" \
 	--subject "Disk usage above 90% on db-1" \
 	--message "Free space on /var is 4 GiB." \
 	--message-id notify-plain >"$body" || tap_bail "snsrelay-sign failed"
-tap_is "$(post_sns "$body")" 200 "plain text: relayed"
+before=$(wc -l <"$discord_rec")
+tap_is "$(post_sns "$body")" 200 "plain text: accepted"
+tap_ok 'wait_for_mock_count "$discord_rec" true $((before + 1))' \
+	"plain text: Discord request"
 check_discord_request "$discord_rec" "plain text"
 tap_like "$(jq -r '.embeds[0].title' "$payload" | sed 's/\\//g')" \
 	'Disk usage above 90% on db-1' "plain text: title is subject"
@@ -165,7 +171,10 @@ tap_like "$(embed_text)" 'Free space on /var is 4 GiB' \
 sign --cert-url "$cert_url" --topic-arn "$topic" \
 	--subject "@everyone look" --message "ping @here and <@123456>" \
 	--message-id notify-mention >"$body" || tap_bail "snsrelay-sign failed"
-tap_is "$(post_sns "$body")" 200 "mentions: relayed"
+before=$(wc -l <"$discord_rec")
+tap_is "$(post_sns "$body")" 200 "mentions: accepted"
+tap_ok 'wait_for_mock_count "$discord_rec" true $((before + 1))' \
+	"mentions: Discord request"
 last_payload "$discord_rec"
 tap_is "$(jq -c .allowed_mentions.parse "$payload")" '[]' \
 	"mentions: parse nothing"
@@ -179,29 +188,69 @@ sign --cert-url "$cert_url" --topic-arn "$topic" --subject "Failure test" \
 	--message "Discord is down." --message-id notify-fail >"$body" ||
 	tap_bail "snsrelay-sign failed"
 
-start_mock discord500 --status 500 || tap_bail "mock_server did not start"
+# A 500 is transient.  The alert is accepted at once and retried until
+# the webhook returns 200, and it is not sent again after that.
+start_mock discord500 --status 500,500,200 ||
+	tap_bail "mock_server did not start"
 write_config relay500 \
-	"discord_webhook_url = http://127.0.0.1:$MOCK_PORT$hook_path"
+	"discord_webhook_url = http://127.0.0.1:$MOCK_PORT$hook_path" \
+	"retry_min_delay = 50ms" "retry_max_delay = 500ms"
 start_relay "$TEST_TMP/relay500.conf" relay500 ||
 	tap_bail "the relay for Discord 500 did not start"
-tap_is "$(post_sns "$body")" 503 "Discord 500: relay 503"
-tap_is "$(response_field .code)" delivery_failed "Discord 500: code"
-tap_ok '[ "$(mock_count "$MOCK_REC" ".method == \"POST\"")" -ge 1 ]' \
-	"Discord 500: webhook was called"
-tap_like "$(log_events "$RELAY_LOG" delivery_failed)" \
-	'destination="?discord' "Discord 500: delivery_failed logged"
+tap_is "$(post_sns "$body")" 200 "Discord 500: relay 200"
+tap_is "$(response_field .result)" accepted "Discord 500: accepted"
+tap_ok 'wait_for_log_event "$RELAY_LOG" alert_delivered \
+	"alert_id=\"?sns:notify-fail\"?( |\$)"' "Discord 500: delivered at last"
+# A POST after the 200 would be a second copy of the alert.
+sleep 0.3
+tap_is "$(mock_count "$MOCK_REC" '.method == "POST"')" 3 \
+	"Discord 500: two failures, one success"
+tap_is "$(log_events "$RELAY_LOG" delivery_retry | wc -l | tr -d ' ')" 2 \
+	"Discord 500: delivery_retry logged twice"
+tap_like "$(log_events "$RELAY_LOG" delivery_retry)" \
+	'destination="?discord.* status=500' "Discord 500: retry names status"
+tap_like "$(log_events "$RELAY_LOG" alert_delivered)" \
+	' attempts=3 .*status=200' "Discord 500: delivered on attempt 3"
+retry_line=$(grep -n -E 'event=delivery_retry ' "$RELAY_LOG" |
+	tail -n 1 | cut -d: -f1)
+delivered_line=$(grep -n -E 'event=alert_delivered ' "$RELAY_LOG" |
+	head -n 1 | cut -d: -f1)
+tap_ok '[ "${retry_line:-0}" -gt 0 ] &&
+	[ "${delivered_line:-0}" -gt "$retry_line" ]' \
+	"Discord 500: retries logged before delivery"
 stop_relay
 stop_mock
 
+# A 404 means the webhook is gone: the alert becomes a dead letter, the
+# destination is disabled, and later alerts are dead without a POST.
 start_mock discord404 --status 404 || tap_bail "mock_server did not start"
 write_config relay404 \
 	"discord_webhook_url = http://127.0.0.1:$MOCK_PORT$hook_path"
 start_relay "$TEST_TMP/relay404.conf" relay404 ||
 	tap_bail "the relay for Discord 404 did not start"
-status=$(post_sns "$body")
-tap_ok '[ "$status" -lt 200 ] || [ "$status" -ge 300 ]' \
-	"Discord 404: relay answer not 2xx"
-tap_like "$(response_field .code)" '.' "Discord 404: has code"
+tap_is "$(post_sns "$body")" 200 "Discord 404: relay 200"
+tap_is "$(response_field .result)" accepted "Discord 404: accepted"
+tap_ok 'wait_for_log_event "$RELAY_LOG" dead_letter \
+	"alert_id=\"?sns:notify-fail\"?( |\$)"' "Discord 404: dead letter"
+tap_like "$(log_events "$RELAY_LOG" dead_letter)" 'reason=.*404' \
+	"Discord 404: dead letter reason"
+tap_like "$(log_events "$RELAY_LOG" destination_disabled)" \
+	'destination="?discord' "Discord 404: destination_disabled logged"
+spool_cli "$TEST_TMP/relay404.conf" list dead
+tap_is "$SPOOL_STATUS" 0 "Discord 404: spool list exits 0"
+tap_like "$(cat "$SPOOL_OUT")" '^[0-9]+ +sns:notify-fail +discord +dead ' \
+	"Discord 404: spool list shows dead letter"
+tap_unlike "$(cat "$SPOOL_OUT")" secrettoken \
+	"Discord 404: spool list hides token"
+sign --cert-url "$cert_url" --topic-arn "$topic" --subject "Failure test" \
+	--message "Discord is gone." --message-id notify-gone >"$body" ||
+	tap_bail "snsrelay-sign failed"
+tap_is "$(post_sns "$body")" 200 "Discord 404: second alert 200"
+tap_ok 'wait_for_log_event "$RELAY_LOG" dead_letter \
+	"alert_id=\"?sns:notify-gone\"?( |\$)"' \
+	"Discord 404: second alert dead"
+tap_is "$(mock_count "$MOCK_REC" '.method == "POST"')" 1 \
+	"Discord 404: no POST after 404"
 stop_relay
 stop_mock
 
@@ -215,7 +264,8 @@ export DISCORD_WEBHOOK_URL
 start_relay "$TEST_TMP/relayenv.conf" relayenv ||
 	tap_bail "the relay with DISCORD_WEBHOOK_URL did not start"
 unset DISCORD_WEBHOOK_URL
-tap_is "$(post_sns "$body")" 200 "environment URL: relayed"
+tap_is "$(post_sns "$body")" 200 "environment URL: accepted"
+wait_for_mock_count "$env_rec" true 1
 tap_is "$(mock_count "$env_rec" \
 	'.path == "/api/webhooks/456/envtoken"')" 1 \
 	"environment URL: webhook called"
@@ -239,7 +289,9 @@ event=$events_dir/AuthorizeSecurityGroupIngress-5.json
 sign --cert-url "$cert_url" --topic-arn "$topic" --message-file "$event" \
 	--message-id notify-generic >"$body" || tap_bail "snsrelay-sign failed"
 before=$(wc -l <"$discord_rec")
-tap_is "$(post_sns "$body")" 200 "generic: relayed"
+tap_is "$(post_sns "$body")" 200 "generic: accepted"
+wait_for_mock_count "$generic_rec" true 1
+wait_for_mock_count "$discord_rec" true $((before + 1))
 tap_is "$(mock_count "$generic_rec" '.method == "POST"')" 1 \
 	"generic: one request"
 tap_is "$(jq -r .path "$generic_rec")" /hook "generic: path"
@@ -252,8 +304,8 @@ tap_like "$(jq -c . "$payload")" sg-0db7d4784c4db8612 \
 	"generic: names the group"
 tap_is "$(($(wc -l <"$discord_rec") - before))" 1 \
 	"generic: Discord also called"
-tap_like "$(log_events "$RELAY_LOG" alert_delivered)" 'destination="?audit' \
-	"generic: alert_delivered logged"
+tap_ok 'wait_for_log_event "$RELAY_LOG" alert_delivered \
+	"destination=\"?audit"' "generic: alert_delivered logged"
 stop_relay
 
 # ----------------------------------------------------------- secrets

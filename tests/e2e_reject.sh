@@ -229,11 +229,8 @@ else
 	tap_skip "openssl could not issue an expired certificate" 7
 fi
 
-start_mock gone || tap_bail "mock_server did not start"
-gone_port=$MOCK_PORT
-stop_mock
 notification "$body" reject-cert \
-	--cert-url "https://127.0.0.1:$gone_port/$PKI_WRONG_NAME_CERT"
+	--cert-url "https://127.0.0.1:$CLOSED_PORT/$PKI_WRONG_NAME_CERT"
 expect_reject "certificate host down" "$body" 503 cert_fetch_failed
 
 # ---------------------------------------------------- SubscribeURL

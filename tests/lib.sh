@@ -13,10 +13,14 @@
 #   TAP        tap_ok, tap_is, tap_like, tap_contains, tap_unlike,
 #              tap_skip, tap_diag, tap_skip_all, tap_bail, tap_done
 #   setup      require_fixtures, gen_pki, config_base
-#   processes  start_relay, stop_relay, start_mock, stop_mock, stop_pid
+#   processes  start_relay, stop_relay, start_mock, stop_mock, stop_pid,
+#              kill_pid
 #   requests   post_sns, http_get, response_header, response_field
 #   signing    sign, iso_time
-#   files      wait_for_file_line, mock_count, log_events
+#   files      wait_for_file_line, wait_for_lines, mock_count,
+#              wait_for_mock_count, log_events, wait_for_log_event,
+#              log_ts_ms
+#   spool      spool_cli
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=.}"
@@ -28,19 +32,29 @@
 # Seconds start_relay and start_mock wait for their process to be ready.
 LIB_START_TIMEOUT=10
 
+# A loopback port where nothing listens, for a webhook or host that is
+# down.  A port freed by a stopped mock would not do, because tests run
+# in parallel and another test's mock may get it next.  Linux assigns
+# free ports from ip_local_port_range (32768 to 60999 by default), so a
+# mock never gets port 1.
+CLOSED_PORT=1
+
 tap_count=0
 tap_failed=0
 lib_pids=
 
 # ---------------------------------------------------------------- TAP
 
+# With TAP_TODO set, a result is marked "# TODO $TAP_TODO": a known bug
+# that the TAP driver reports as an expected failure.
 lib_result() {
 	tap_count=$((tap_count + 1))
+	lib_todo=${TAP_TODO:+ # TODO $TAP_TODO}
 	if [ "$1" -eq 0 ]; then
-		echo "ok $tap_count - $2"
+		echo "ok $tap_count - $2$lib_todo"
 	else
-		tap_failed=$((tap_failed + 1))
-		echo "not ok $tap_count - $2"
+		[ -n "$lib_todo" ] || tap_failed=$((tap_failed + 1))
+		echo "not ok $tap_count - $2$lib_todo"
 	fi
 }
 
@@ -214,12 +228,28 @@ wait_for_file_line() {
 	return 1
 }
 
+# wait_for_lines FILE N [SECONDS]: waits until FILE has at least N
+# complete lines.  Returns non-zero on timeout.
+wait_for_lines() {
+	lib_tries=$((${3:-$LIB_START_TIMEOUT} * 20))
+	while [ "$lib_tries" -gt 0 ]; do
+		if [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; then
+			return 0
+		fi
+		sleep 0.05
+		lib_tries=$((lib_tries - 1))
+	done
+	return 1
+}
+
 # start_relay CONFIG [NAME]: starts "$top_builddir/snsrelay -c CONFIG" in
 # the background, standard output to $TEST_TMP/NAME.out and standard
 # error to $TEST_TMP/NAME.log (NAME defaults to "relay"), and waits for
 # its event=ready line.  Sets RELAY_PID, RELAY_PORT, RELAY_LOG, RELAY_OUT.
 # With RELAY_FAKE_TIME set, runs the relay under $FAKETIME -f that value.
-# Returns non-zero when the relay exits or is not ready in time.
+# With RELAY_FILE_LIMIT set, runs it with a file size limit
+# (RLIMIT_FSIZE) of that many bytes, rounded down to the shell's ulimit
+# block.  Returns non-zero when the relay exits or is not ready in time.
 start_relay() {
 	lib_name=${2:-relay}
 	RELAY_LOG=$TEST_TMP/$lib_name.log
@@ -228,6 +258,12 @@ start_relay() {
 	if [ -n "${RELAY_FAKE_TIME:-}" ]; then
 		"$FAKETIME" -f "$RELAY_FAKE_TIME" "$top_builddir/snsrelay" \
 			-c "$1" >"$RELAY_OUT" 2>"$RELAY_LOG" &
+	elif [ -n "${RELAY_FILE_LIMIT:-}" ]; then
+		lib_blocks=$((RELAY_FILE_LIMIT / $(lib_ulimit_block)))
+		# The subshell execs the relay, so $! is the relay's id.
+		(ulimit -f "$lib_blocks" &&
+			exec "$top_builddir/snsrelay" -c "$1") \
+			>"$RELAY_OUT" 2>"$RELAY_LOG" &
 	else
 		"$top_builddir/snsrelay" -c "$1" >"$RELAY_OUT" 2>"$RELAY_LOG" &
 	fi
@@ -237,6 +273,24 @@ start_relay() {
 	RELAY_PORT=$(sed -n 's/.*event=ready.* port=\([0-9][0-9]*\).*/\1/p' \
 		"$RELAY_LOG" | head -n 1)
 	[ -n "$RELAY_PORT" ]
+}
+
+# lib_ulimit_block: prints the unit of this shell's "ulimit -f" in bytes:
+# 512 in POSIX shells, 1024 in bash outside its POSIX mode.  It writes
+# 2048 bytes under a limit of one block and measures what was written.
+lib_ulimit_block() {
+	lib_probe=$TEST_TMP/ulimit-probe
+	rm -f "$lib_probe"
+	(
+		trap '' XFSZ
+		ulimit -f 1 && head -c 2048 /dev/zero >"$lib_probe"
+	) 2>/dev/null
+	lib_size=$(wc -c <"$lib_probe" | tr -d ' ')
+	rm -f "$lib_probe"
+	case $lib_size in
+	512 | 1024) echo "$lib_size" ;;
+	*) echo 512 ;;
+	esac
 }
 
 lib_wait_ready() {
@@ -284,6 +338,16 @@ stop_pid() {
 	done
 	kill -KILL "$1" 2>/dev/null
 	wait "$1"
+	STOP_STATUS=$?
+	lib_forget_pid "$1"
+}
+
+# kill_pid PID: sends SIGKILL to PID, waits for it, and sets STOP_STATUS
+# to its exit status.  For a relay killed mid-delivery, and for a mock
+# whose responses are delayed longer than a stop should wait.
+kill_pid() {
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
 	STOP_STATUS=$?
 	lib_forget_pid "$1"
 }
@@ -404,23 +468,78 @@ iso_time() {
 
 # ---------------------------------------------------------------- files
 
-# config_base NAME: prints the configuration lines every test relay
-# shares: a free loopback port and a spool in the temporary directory.
+# config_base NAME [SPOOL]: prints the configuration lines every test
+# relay shares: a free loopback port and its own spool file, SPOOL or by
+# default $TEST_TMP/NAME-spool.db.  Tests run in parallel, so no relay
+# may use the default spool_path.
 config_base() {
 	cat <<EOF
 listen = 127.0.0.1:0
-spool_path = $TEST_TMP/$1-spool.db
+spool_path = ${2:-$TEST_TMP/$1-spool.db}
 log_level = debug
 EOF
 }
 
 # mock_count RECORD JQ_CONDITION: prints how many recorded requests
-# satisfy the condition, e.g. '.method == "GET"'.
+# satisfy the condition, e.g. '.method == "GET"'.  A last line that the
+# mock is still writing is not counted.
 mock_count() {
-	jq -c "select($2)" "$1" | wc -l | tr -d ' '
+	jq -c "select($2)" "$1" 2>/dev/null | wc -l | tr -d ' '
+}
+
+# wait_for_mock_count RECORD JQ_CONDITION N [SECONDS]: waits until at
+# least N recorded requests satisfy the condition, polling every 50 ms
+# for at most SECONDS (default 10).  Returns non-zero on timeout.
+wait_for_mock_count() {
+	lib_tries=$((${4:-10} * 20))
+	while [ "$lib_tries" -gt 0 ]; do
+		[ "$(mock_count "$1" "$2")" -ge "$3" ] && return 0
+		sleep 0.05
+		lib_tries=$((lib_tries - 1))
+	done
+	return 1
 }
 
 # log_events LOG EVENT: prints the lines of event EVENT.
 log_events() {
 	grep -E "(^| )event=\"?$2\"?( |\$)" "$1"
+}
+
+# wait_for_log_event LOG EVENT [REGEX [SECONDS]]: waits until a line of
+# event EVENT that also matches the extended regular expression REGEX
+# (default: any) is in LOG, polling every 50 ms for at most SECONDS
+# (default 10).  Returns non-zero on timeout.
+wait_for_log_event() {
+	lib_tries=$((${4:-10} * 20))
+	while [ "$lib_tries" -gt 0 ]; do
+		log_events "$1" "$2" 2>/dev/null | grep -Eq -- "${3:-.}" &&
+			return 0
+		sleep 0.05
+		lib_tries=$((lib_tries - 1))
+	done
+	return 1
+}
+
+# log_ts_ms LINE: prints the ts= field of a logfmt line as milliseconds
+# since the epoch, or nothing when the line has none.
+log_ts_ms() {
+	lib_ts=$(printf '%s\n' "$1" | head -n 1 |
+		sed -n 's/^ts=\([0-9T:.-]*Z\).*/\1/p')
+	[ -n "$lib_ts" ] || return 0
+	date -u -d "$lib_ts" +%s%3N
+}
+
+# ---------------------------------------------------------------- spool
+
+# spool_cli CONFIG ARGUMENTS...: runs "snsrelay -c CONFIG spool ARGUMENTS"
+# with standard output in $SPOOL_OUT and standard error in $SPOOL_ERR,
+# and sets SPOOL_STATUS to its exit status.
+SPOOL_OUT=$TEST_TMP/spool-cli.out
+SPOOL_ERR=$TEST_TMP/spool-cli.err
+spool_cli() {
+	lib_conf=$1
+	shift
+	"$top_builddir/snsrelay" -c "$lib_conf" spool "$@" \
+		>"$SPOOL_OUT" 2>"$SPOOL_ERR"
+	SPOOL_STATUS=$?
 }
