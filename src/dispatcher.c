@@ -273,7 +273,7 @@ worker_kill(struct dispatcher_worker *w, const struct spool_item *item,
 
 	err_clear(&e);
 	if (spool_mark_dead(d->spool, w->dest->name, &item->row, 1, now_ms,
-			    reason, &e) != RESULT_OK) {
+			    attempts, reason, &e) != RESULT_OK) {
 		log_spool_error(w, &e);
 		return -1;
 	}

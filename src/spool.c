@@ -1554,13 +1554,14 @@ spool_mark_retry(struct spool *s, const char *destination,
 int
 spool_mark_dead(struct spool *s, const char *destination,
 		const int64_t *rows, size_t n, int64_t now_ms,
-		const char *reason, struct err *e)
+		unsigned attempts, const char *reason, struct err *e)
 {
 	return spool_update_rows(s, destination, rows, n, e,
 		"UPDATE deliveries SET state = 'dead', updated_ms = ?3,"
-		" last_error = ?4"
+		" last_error = ?4, attempts = MAX(attempts, ?5)"
 		" WHERE alert_row = ?1 AND destination = ?2"
-		" AND state = 'pending'", "it", now_ms, reason);
+		" AND state = 'pending'", "iti", now_ms, reason,
+		(int64_t)attempts);
 }
 
 /* ---------------------------------------------- disabled destinations */

@@ -232,9 +232,17 @@ test_schema(void)
 	spool_free(s);
 }
 
+/* spool_list callback: stores the entry's attempts in *arg. */
+static void
+record_attempts(const struct spool_entry *entry, void *arg)
+{
+	*(long long *)arg = entry->attempts;
+}
+
 static void
 test_flow(void)
 {
+	long long dead_attempts;
 	static const char *const dests[] = { "discord", "audit" };
 	struct spool_item items[4];
 	int64_t now = spool_now_ms(), next = 0, count = -1, row;
@@ -273,10 +281,13 @@ test_flow(void)
 	is_int(n > 0 ? items[0].attempts : 99, 1, "flow one attempt");
 	spool_items_free(items, n);
 
-	is_int(spool_mark_dead(s, "discord", &row, 1, now, "HTTP 400", &e),
+	is_int(spool_mark_dead(s, "discord", &row, 1, now, 2, "HTTP 400", &e),
 	       RESULT_OK, "flow mark dead");
 	spool_count(s, "dead", &count, &e);
 	is_int(count, 1, "flow dead count");
+	dead_attempts = -1;
+	spool_list(s, "dead", 0, record_attempts, &dead_attempts, &e);
+	is_int(dead_attempts, 2, "flow dead keeps its attempts");
 	is_int(spool_mark_delivered(s, "audit", &row, 1, now, &e), RESULT_OK,
 	       "flow mark delivered");
 	spool_count(s, "delivered", &count, &e);
@@ -463,7 +474,7 @@ kill_all(struct spool *s, const char *dest)
 	for (i = 0; i < n; i++)
 		rows[i] = items[i].row;
 	spool_items_free(items, n);
-	spool_mark_dead(s, dest, rows, n, spool_now_ms(), "HTTP 404", &e);
+	spool_mark_dead(s, dest, rows, n, spool_now_ms(), 1, "HTTP 404", &e);
 }
 
 static void
@@ -534,7 +545,7 @@ test_purge(void)
 		rows[i] = items[i].row;
 	spool_items_free(items, n);
 	spool_mark_delivered(s, "a", &rows[0], 1, now, &e);
-	spool_mark_dead(s, "a", &rows[1], 1, now, "HTTP 403", &e);
+	spool_mark_dead(s, "a", &rows[1], 1, now, 1, "HTTP 403", &e);
 
 	is_int(spool_purge(s, now - 3600000, &removed, &e), RESULT_OK,
 	       "purge old only");
@@ -937,7 +948,7 @@ test_housekeeping(void)
 	}
 	spool_items_free(items, n);
 	spool_mark_delivered(s, "a", &rows[0], 1, now, &e);
-	spool_mark_dead(s, "a", &rows[1], 1, now, "HTTP 410", &e);
+	spool_mark_dead(s, "a", &rows[1], 1, now, 1, "HTTP 410", &e);
 	spool_free(s);
 	nanosleep(&wait, NULL);
 
@@ -1128,7 +1139,7 @@ test_cli(void)
 	{
 		int64_t row = 1;
 
-		spool_mark_dead(s, "discord", &row, 1, spool_now_ms(),
+		spool_mark_dead(s, "discord", &row, 1, spool_now_ms(), 1,
 				"HTTP 404: Unknown Webhook\nsecond line", &e);
 	}
 	spool_free(s);

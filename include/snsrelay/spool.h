@@ -109,11 +109,12 @@ int spool_mark_retry(struct spool *spool, const char *destination,
 		     const int64_t *rows, size_t n, int64_t now_ms,
 		     int64_t next_attempt_ms, const char *error,
 		     struct err *e);
-/* Makes a dead letter, kept with its reason until purged.  The attempt
- * count is left as it is. */
+/* Makes a dead letter, kept with its reason until purged.  attempts is
+ * the number of sends made, which "spool list" shows; a smaller value
+ * never lowers the stored count. */
 int spool_mark_dead(struct spool *spool, const char *destination,
 		    const int64_t *rows, size_t n, int64_t now_ms,
-		    const char *reason, struct err *e);
+		    unsigned attempts, const char *reason, struct err *e);
 
 /*
  * Disabled destinations (a webhook that answered 404).  The state is
