@@ -9,16 +9,20 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -71,6 +75,7 @@ struct spool {
 	bool create_parent;
 	unsigned dedup_window_s;
 	bool command_mode;		/* opened by spool_open_existing */
+	int lock_fd;			/* PATH.lock, held with flock; -1 */
 
 	/* Guards the queue and the writer state that callers read. */
 	pthread_mutex_t lock;
@@ -760,6 +765,7 @@ spool_new(const struct spool_options *opts)
 		goto fail;
 	s->create_parent = opts->create_parent;
 	s->dedup_window_s = opts->dedup_window_s;
+	s->lock_fd = -1;
 	s->write_ok = true;
 	err_clear(&s->open_err);
 	err_clear(&s->write_err);
@@ -834,6 +840,66 @@ spool_writer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Takes PATH.lock with flock, so that a second relay on the same spool
+ * fails to start instead of delivering every alert a second time.  The
+ * command line does not take it: it may run next to the daemon.  The
+ * lock lasts until spool_free.
+ */
+static int
+spool_lock(struct spool *s, struct err *e)
+{
+	char path[PATH_MAX];
+	int fd, saved;
+
+	if (s->lock_fd >= 0)
+		return RESULT_OK;
+	if (snprintf(path, sizeof(path), "%s.lock", s->path) >=
+	    (int)sizeof(path)) {
+		err_set(e, "spool_unavailable", "spool_path %.100s is too "
+			"long for its lock file", s->path);
+		return RESULT_REJECT;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err_set(e, "spool_unavailable", "cannot create the spool lock "
+			"file %.150s: %s", path, strerror(errno));
+		return RESULT_RETRY;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		saved = errno;
+		close(fd);
+		if (saved == EWOULDBLOCK) {
+			err_set(e, "spool_locked", "another snsrelay process "
+				"uses the spool %.150s (lock %s.lock); stop it "
+				"or give this relay its own spool_path",
+				s->path, s->path);
+			return RESULT_REJECT;
+		}
+		err_set(e, "spool_unavailable", "cannot lock %.150s: %s",
+			path, strerror(saved));
+		return RESULT_RETRY;
+	}
+	s->lock_fd = fd;
+	return RESULT_OK;
+}
+
+/* Opens the writer's database and takes the lock; *db is NULL unless
+ * both succeeded. */
+static int
+spool_open_locked(struct spool *s, sqlite3 **db, struct err *e)
+{
+	int result = spool_db_open(s, SPOOL_OPEN_CREATE, db, e);
+
+	if (result == RESULT_OK)
+		result = spool_lock(s, e);
+	if (result != RESULT_OK && *db != NULL) {
+		spool_db_close(*db);
+		*db = NULL;
+	}
+	return result;
+}
+
 int
 spool_start(struct spool *s, struct err *e)
 {
@@ -841,7 +907,7 @@ spool_start(struct spool *s, struct err *e)
 	int result, rc;
 
 	err_clear(e);
-	result = spool_db_open(s, SPOOL_OPEN_CREATE, &db, e);
+	result = spool_open_locked(s, &db, e);
 	s->wdb = db;
 	spool_note_open(s, db, e);
 
@@ -913,6 +979,8 @@ spool_free(struct spool *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->queued);
 	pthread_cond_destroy(&s->committed);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s->path);
 	free(s);
 }
@@ -996,7 +1064,7 @@ spool_writer_open(struct spool *s, struct err *e)
 		spool_close_moved(s);
 	if (s->wdb != NULL)
 		return RESULT_OK;
-	result = spool_db_open(s, SPOOL_OPEN_CREATE, &db, e);
+	result = spool_open_locked(s, &db, e);
 	s->wdb = db;
 	spool_note_open(s, db, e);
 	return result;
@@ -1533,7 +1601,7 @@ spool_mark_delivered(struct spool *s, const char *destination,
 {
 	return spool_update_rows(s, destination, rows, n, e,
 		"UPDATE deliveries SET state = 'delivered',"
-		" attempts = attempts + 1, updated_ms = ?3"
+		" attempts = attempts + 1, updated_ms = ?3, last_error = NULL"
 		" WHERE alert_row = ?1 AND destination = ?2"
 		" AND state = 'pending'", "i", now_ms);
 }

@@ -1162,6 +1162,32 @@ remove_entry(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
+/* A second spool on the same file is rejected while the first holds it,
+ * and accepted once the first is freed. */
+static void
+test_second_owner(void)
+{
+	struct spool *first, *second;
+	char path[256];
+	struct err e;
+	int result;
+
+	test_path(path, sizeof(path), "owned.db");
+	first = spool_open_at(path, 3600, &result, &e);
+	is_int(result, RESULT_OK, "owner first starts");
+	second = spool_open_at(path, 3600, &result, &e);
+	is_int(result, RESULT_REJECT, "owner second rejected");
+	is_str(e.code, "spool_locked", "owner second code");
+	ok(strstr(e.msg, "another snsrelay process") != NULL,
+	   "owner second message");
+	spool_free(second);
+	spool_free(first);
+
+	second = spool_open_at(path, 3600, &result, &e);
+	is_int(result, RESULT_OK, "owner after first freed");
+	spool_free(second);
+}
+
 int
 main(void)
 {
@@ -1185,6 +1211,7 @@ main(void)
 	test_readonly_folder();
 	test_full_disk();
 	test_restart();
+	test_second_owner();
 	test_housekeeping();
 	test_moved_file();
 	test_cli();
