@@ -432,6 +432,14 @@ spool_cli_main(const struct relay_config *cfg, int argc, char **argv)
 	status = command->parse(argc, argv, &args);
 	if (status >= 0)
 		return status;
+	/* Deleting younger alerts would forget their ids, and an SNS
+	 * redelivery would then post them again. */
+	if (args.older_than_ms >= 0 &&
+	    args.older_than_ms < (int64_t)cfg->dedup_window_s * 1000)
+		return spool_cli_usage_error("--older-than must be at least "
+					     "dedup_window (%u s), so that "
+					     "redeliveries stay deduplicated",
+					     cfg->dedup_window_s);
 	if (cfg->spool_path == NULL || cfg->spool_path[0] == '\0') {
 		fprintf(stderr, "snsrelay spool: spool_path is not set; set "
 			"it in the configuration file\n");
