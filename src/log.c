@@ -532,7 +532,7 @@ log_redact_authority(const char *auth, size_t len, char *out,
 	log_out_append(out, out_size, pos, at, len - (size_t)(at - auth));
 }
 
-/* Appends the path with every non-empty segment after the second
+/* Appends the path with every non-empty segment after the first
  * replaced. */
 static void
 log_redact_path(const char *path, size_t len, char *out, size_t out_size,
@@ -547,7 +547,7 @@ log_redact_path(const char *path, size_t len, char *out, size_t out_size,
 		while (i < len && path[i] != '/')
 			i++;
 		segment++;
-		if (segment <= 2 || i == start)
+		if (segment <= 1 || i == start)
 			log_out_append(out, out_size, pos, path + start,
 				       i - start);
 		else

@@ -361,15 +361,16 @@ static const struct bad_case bad_cases[] = {
 	{ "topic = not-an-arn", "F:1: invalid value \"not-an-arn\" for "
 	  "topic: " },
 	{ "webhook = audit", "F:1: invalid value for webhook: expected NAME "
-	  "URL [generic|discord]" },
+	  "URL [generic|discord|slack|teams]" },
 	{ "webhook = a https://x/y generic extra", "F:1: invalid value for "
-	  "webhook: expected NAME URL [generic|discord]" },
+	  "webhook: expected NAME URL [generic|discord|slack|teams]" },
 	{ "webhook = bad!name https://x/y", "F:1: invalid webhook name "
 	  "\"bad!name\": expected 1 to 64 of A-Z, a-z, 0-9, '_' and '-'" },
-	{ "webhook = a https://x/y slack", "F:1: invalid format \"slack\" "
-	  "for webhook a: expected generic or discord" },
+	{ "webhook = a https://x/y mattermost", "F:1: invalid format "
+	  "\"mattermost\" for webhook a: expected generic, discord, slack "
+	  "or teams" },
 	{ "webhook = a http://example.com/hooks/x/secret", "F:1: invalid URL "
-	  "\"http://example.com/hooks/x/REDACTED\" for webhook a: http:// "
+	  "\"http://example.com/hooks/REDACTED/REDACTED\" for webhook a: http:// "
 	  "to a host other than loopback; expected https://HOST/... "
 	  "(http:// only for 127.0.0.1, [::1] and localhost)" },
 	{ "webhook = a http://localhost.evil.example/h", "F:1: invalid URL "
@@ -378,7 +379,7 @@ static const struct bad_case bad_cases[] = {
 	{ "webhook = a ftp://x/y", "F:1: invalid URL \"REDACTED\" for "
 	  "webhook a: unsupported scheme; " },
 	{ "discord_webhook_url = http://discord.com/api/webhooks/1/secret",
-	  "F:1: invalid value \"http://discord.com/api/webhooks/REDACTED/"
+	  "F:1: invalid value \"http://discord.com/api/REDACTED/REDACTED/"
 	  "REDACTED\" for discord_webhook_url: http:// to a host other than "
 	  "loopback; " },
 	{ "discord_webhook_url = https:///path", "F:1: invalid value "
@@ -772,7 +773,7 @@ test_print_options(void)
 	ok(strstr(text, "environment: SNSRELAY_MAX_BODY_BYTES") != NULL,
 	   "print environment name");
 	ok(strstr(text, "range: 64KiB to 64MiB") != NULL, "print size range");
-	ok(strstr(text, "webhook (NAME URL [generic|discord], repeatable)") !=
+	ok(strstr(text, "webhook (NAME URL [generic|discord|slack|teams], repeatable)") !=
 	   NULL, "print webhook type");
 	ok(strstr(text, "DISCORD_WEBHOOK_URL") != NULL, "print discord note");
 }

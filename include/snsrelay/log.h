@@ -66,8 +66,10 @@ void log_message(enum log_level level, const char *event,
 
 /*
  * Copies url into out with its secret parts replaced by "REDACTED": the
- * user info, the query string, and every path segment after the first
- * two (Discord and Slack webhook tokens live there).
+ * user info, the query string, the fragment, and every path segment after
+ * the first.  Webhook services put their tokens anywhere in the path
+ * (Discord in the fourth segment, Slack from the second, generic hooks
+ * often in the second), so only the first segment is kept.
  */
 void log_redact_url(const char *url, char *out, size_t out_size);
 
