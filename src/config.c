@@ -284,7 +284,7 @@ static const struct option_def config_options[] = {
 		.name = "webhook",
 		.type = OPTION_WEBHOOK_LIST,
 		.offset = OFFSET(webhooks),
-		.help = "Extra destination: NAME URL [generic|discord], "
+		.help = "Extra destination: NAME URL [generic|discord|slack|teams], "
 			"generic when the format is left out.  Repeat for "
 			"more.",
 	},
@@ -1034,6 +1034,10 @@ config_parse_webhook_format(const char *text, enum webhook_format *format)
 		*format = WEBHOOK_FORMAT_GENERIC;
 	else if (strcasecmp(text, "discord") == 0)
 		*format = WEBHOOK_FORMAT_DISCORD;
+	else if (strcasecmp(text, "slack") == 0)
+		*format = WEBHOOK_FORMAT_SLACK;
+	else if (strcasecmp(text, "teams") == 0)
+		*format = WEBHOOK_FORMAT_TEAMS;
 	else
 		return -1;
 	return 0;
@@ -1067,7 +1071,8 @@ config_check_webhook(const struct relay_config *cfg, const char *name,
 	} else if (config_parse_webhook_format(format_text, format) != 0) {
 		config_quote(format_text, quoted, sizeof(quoted));
 		buf_printf(why, "invalid format \"%s\" for webhook %s: "
-			   "expected generic or discord", quoted, name);
+			   "expected generic, discord, slack or teams",
+			   quoted, name);
 	} else
 		rc = 0;
 	buf_free(&reason);
@@ -1136,7 +1141,7 @@ config_add_webhook(const struct option_def *opt, struct relay_config *cfg,
 	count = config_split_words(copy, words, 3);
 	if (count < 2 || count > 3) {
 		buf_printf(why, "invalid value for webhook: expected "
-			   "NAME URL [generic|discord]");
+			   "NAME URL [generic|discord|slack|teams]");
 		goto out;
 	}
 	if (config_check_webhook(cfg, words[0], words[1],
@@ -1878,7 +1883,7 @@ config_type_text(const struct option_def *opt)
 	case OPTION_TOPIC_LIST:
 		return "ARN pattern, repeatable";
 	case OPTION_WEBHOOK_LIST:
-		return "NAME URL [generic|discord], repeatable";
+		return "NAME URL [generic|discord|slack|teams], repeatable";
 	}
 	return "value";
 }

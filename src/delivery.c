@@ -21,6 +21,8 @@
 
 #include "snsrelay/delivery.h"
 #include "snsrelay/discord.h"
+#include "snsrelay/slack.h"
+#include "snsrelay/teams.h"
 #include "snsrelay/http_client.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
@@ -69,6 +71,22 @@ destination_init(struct destination *dest, const char *name,
 	return dest->name == NULL ? -1 : 0;
 }
 
+static enum destination_kind
+destination_kind_of(enum webhook_format format)
+{
+	switch (format) {
+	case WEBHOOK_FORMAT_DISCORD:
+		return DESTINATION_DISCORD;
+	case WEBHOOK_FORMAT_SLACK:
+		return DESTINATION_SLACK;
+	case WEBHOOK_FORMAT_TEAMS:
+		return DESTINATION_TEAMS;
+	case WEBHOOK_FORMAT_GENERIC:
+		break;
+	}
+	return DESTINATION_GENERIC;
+}
+
 static int
 delivery_add_destinations(struct delivery *d, const struct relay_config *cfg)
 {
@@ -81,9 +99,7 @@ delivery_add_destinations(struct delivery *d, const struct relay_config *cfg)
 		return -1;
 	for (i = 0; i < cfg->webhook_count; i++) {
 		const struct webhook_config *w = &cfg->webhooks[i];
-		enum destination_kind kind =
-			w->format == WEBHOOK_FORMAT_DISCORD ?
-			DESTINATION_DISCORD : DESTINATION_GENERIC;
+		enum destination_kind kind = destination_kind_of(w->format);
 
 		if (destination_init(&d->dests[d->count++], w->name, kind,
 				     w->url) != 0)
@@ -231,8 +247,13 @@ render_body(const struct destination *dest, json_object *const *alerts,
 	char *body;
 
 	*sent = 1;
-	if (dest->kind == DESTINATION_DISCORD) {
+	if (dest->kind == DESTINATION_DISCORD)
 		payload = discord_build_payload(alerts, count, sent);
+	else if (dest->kind == DESTINATION_SLACK)
+		payload = slack_build_payload(alerts[0]);
+	else if (dest->kind == DESTINATION_TEAMS)
+		payload = teams_build_payload(alerts[0]);
+	if (dest->kind != DESTINATION_GENERIC) {
 		if (payload == NULL)
 			return NULL;
 		doc = payload;

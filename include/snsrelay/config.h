@@ -26,6 +26,8 @@
 enum webhook_format {
 	WEBHOOK_FORMAT_DISCORD = 0,
 	WEBHOOK_FORMAT_GENERIC,		/* the documented alert document */
+	WEBHOOK_FORMAT_SLACK,		/* Slack incoming webhook */
+	WEBHOOK_FORMAT_TEAMS,		/* Teams Workflows webhook */
 };
 
 struct webhook_config {

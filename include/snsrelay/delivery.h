@@ -16,6 +16,8 @@
 enum destination_kind {
 	DESTINATION_DISCORD = 0,
 	DESTINATION_GENERIC,
+	DESTINATION_SLACK,	/* Slack incoming webhook, Block Kit */
+	DESTINATION_TEAMS,	/* Teams Workflows webhook, Adaptive Card */
 	DESTINATION_STDOUT,
 };
 
