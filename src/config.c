@@ -22,6 +22,7 @@
 #include "snsrelay/buf.h"
 #include "snsrelay/config.h"
 #include "snsrelay/err.h"
+#include "snsrelay/filter.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
 #include "snsrelay/topics.h"
@@ -51,6 +52,7 @@ enum option_type {
 	OPTION_LISTEN,		/* listen_host and listen_port */
 	OPTION_TOPIC_LIST,	/* topics and topic_count */
 	OPTION_WEBHOOK_LIST,	/* webhooks and webhook_count */
+	OPTION_FILTER_LIST,	/* filters and filter_count */
 };
 
 /* Extra rule on the text of a value.  Returns 0, or -1 with the reason
@@ -287,6 +289,18 @@ static const struct option_def config_options[] = {
 		.help = "Extra destination: NAME URL [generic|discord|slack|teams], "
 			"generic when the format is left out.  Repeat for "
 			"more.",
+	},
+	{
+		.name = "filter",
+		.type = OPTION_FILTER_LIST,
+		.offset = OFFSET(filters),
+		.help = "Alerts one destination receives: DESTINATION "
+			"[min_severity=info|low|medium|high|critical] "
+			"[events=GLOB,...], DESTINATION being discord or a "
+			"webhook name and GLOB an fnmatch(3) pattern on the "
+			"CloudTrail event name.  subscription_ended alerts "
+			"always pass.  One per destination; without one, a "
+			"destination receives every alert.",
 	},
 	{
 		.name = "delivery_timeout",
@@ -1158,11 +1172,233 @@ out:
 	return rc;
 }
 
+/*
+ * Filters
+ */
+
+#define CONFIG_FILTER_USAGE \
+	"expected DESTINATION [min_severity=LEVEL] [events=GLOB,...]"
+
+static void
+config_filter_free(struct filter_config *filter)
+{
+	size_t i;
+
+	for (i = 0; i < filter->event_count; i++)
+		free(filter->events[i]);
+	free(filter->events);
+	free(filter->destination);
+	free(filter->origin);
+	memset(filter, 0, sizeof(*filter));
+}
+
+static int
+config_filter_set_severity(struct filter_config *filter, const char *text,
+			   struct buf *why)
+{
+	char quoted[CONFIG_QUOTE_MAX + 8];
+	int level = filter_parse_severity(text);
+
+	if (level < 0) {
+		config_quote(text, quoted, sizeof(quoted));
+		buf_printf(why, "invalid min_severity \"%s\" for filter %s: "
+			   "expected info, low, medium, high or critical",
+			   quoted, filter->destination);
+		return -1;
+	}
+	filter->min_severity = level;
+	return 0;
+}
+
+static int
+config_filter_add_event(struct filter_config *filter, const char *glob)
+{
+	char **events, *copy;
+
+	events = realloc(filter->events,
+			 (filter->event_count + 1) * sizeof(*events));
+	if (events == NULL)
+		return -1;
+	filter->events = events;
+	if ((copy = strdup(glob)) == NULL)
+		return -1;
+	filter->events[filter->event_count++] = copy;
+	return 0;
+}
+
+/* Splits text at ',' into filter->events; an empty pattern is a
+ * problem. */
+static int
+config_filter_set_events(struct filter_config *filter, char *text,
+			 struct buf *why)
+{
+	char *glob, *next;
+
+	for (glob = text; glob != NULL; glob = next) {
+		next = strchr(glob, ',');
+		if (next != NULL)
+			*next++ = '\0';
+		if (glob[0] == '\0') {
+			buf_printf(why, "empty pattern in events of filter "
+				   "%s: expected GLOB,GLOB,... such as "
+				   "Authorize*,DeleteSecurityGroup",
+				   filter->destination);
+			return -1;
+		}
+		if (config_filter_add_event(filter, glob) != 0) {
+			buf_printf(why, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Applies one "key=value" word of a filter entry. */
+static int
+config_filter_set_word(struct filter_config *filter, char *word,
+		       bool *seen_severity, struct buf *why)
+{
+	char quoted[CONFIG_QUOTE_MAX + 8];
+
+	if (strncmp(word, "min_severity=", 13) == 0 && !*seen_severity) {
+		*seen_severity = true;
+		return config_filter_set_severity(filter, word + 13, why);
+	}
+	if (strncmp(word, "events=", 7) == 0 && filter->events == NULL)
+		return config_filter_set_events(filter, word + 7, why);
+	config_quote(word, quoted, sizeof(quoted));
+	if (strncmp(word, "min_severity=", 13) == 0 ||
+	    strncmp(word, "events=", 7) == 0)
+		buf_printf(why, "\"%s\" repeats a setting of filter %s",
+			   quoted, filter->destination);
+	else
+		buf_printf(why, "invalid setting \"%s\" for filter %s: "
+			   "expected min_severity=LEVEL or events=GLOB,...",
+			   quoted, filter->destination);
+	return -1;
+}
+
+/* Checks the destination of a new filter; fills why on a problem. */
+static int
+config_filter_check_destination(const struct relay_config *cfg,
+				const char *name, struct buf *why)
+{
+	char quoted[CONFIG_QUOTE_MAX + 8];
+
+	config_quote(name, quoted, sizeof(quoted));
+	if (!config_webhook_name_is_valid(name))
+		buf_printf(why, "invalid filter destination \"%s\": expected "
+			   "discord or a webhook name", quoted);
+	else if (filter_find(cfg, name) != NULL)
+		buf_printf(why, "duplicate filter for destination \"%s\"",
+			   quoted);
+	else if (cfg->filter_count >= LIMIT_WEBHOOKS + 1)
+		buf_printf(why, "too many filters: at most %d",
+			   LIMIT_WEBHOOKS + 1);
+	else
+		return 0;
+	return -1;
+}
+
+/* Parses words[0..count) into filter. */
+static int
+config_filter_parse(const struct relay_config *cfg, char **words,
+		    size_t count, struct filter_config *filter,
+		    struct buf *why)
+{
+	bool seen_severity = false;
+	size_t i;
+
+	if (config_filter_check_destination(cfg, words[0], why) != 0)
+		return -1;
+	if ((filter->destination = strdup(words[0])) == NULL) {
+		buf_printf(why, "out of memory");
+		return -1;
+	}
+	for (i = 1; i < count; i++)
+		if (config_filter_set_word(filter, words[i], &seen_severity,
+					   why) != 0)
+			return -1;
+	if (count == 1) {
+		buf_printf(why, "filter %s sets nothing: add "
+			   "min_severity=LEVEL or events=GLOB,...",
+			   filter->destination);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_add_filter(const struct option_def *opt, struct relay_config *cfg,
+		  const char *value, struct buf *why)
+{
+	struct filter_config filter, *list;
+	char *words[4], *copy;
+	size_t count;
+	int rc = -1;
+
+	(void)opt;
+	memset(&filter, 0, sizeof(filter));
+	if ((copy = strdup(value)) == NULL) {
+		buf_printf(why, "out of memory");
+		return -1;
+	}
+	count = config_split_words(copy, words, 3);
+	if (count < 1 || count > 3) {
+		buf_printf(why, "invalid value for filter: "
+			   CONFIG_FILTER_USAGE);
+		goto out;
+	}
+	if (config_filter_parse(cfg, words, count, &filter, why) != 0)
+		goto out;
+	list = realloc(cfg->filters, (cfg->filter_count + 1) * sizeof(*list));
+	if (list == NULL) {
+		buf_printf(why, "out of memory");
+		goto out;
+	}
+	cfg->filters = list;
+	list[cfg->filter_count++] = filter;
+	memset(&filter, 0, sizeof(filter));
+	rc = 0;
+out:
+	config_filter_free(&filter);
+	free(copy);
+	return rc;
+}
+
+/* Records where the filter added last was given, for config_validate. */
+static void
+config_filter_set_origin(struct config_source *src)
+{
+	struct filter_config *filter;
+	struct buf origin;
+
+	if (src->cfg->filter_count == 0)
+		return;
+	filter = &src->cfg->filters[src->cfg->filter_count - 1];
+	buf_init(&origin, CONFIG_PROBLEM_MAX);
+	if (src->file != NULL)
+		buf_printf(&origin, "%s:%u", src->file, src->line);
+	else
+		buf_printf(&origin, "environment:%s", src->variable);
+	free(filter->origin);
+	filter->origin = buf_steal(&origin);
+	buf_free(&origin);
+}
+
 static void
 config_clear_list(const struct option_def *opt, struct relay_config *cfg)
 {
 	size_t i;
 
+	if (opt->type == OPTION_FILTER_LIST) {
+		for (i = 0; i < cfg->filter_count; i++)
+			config_filter_free(&cfg->filters[i]);
+		free(cfg->filters);
+		cfg->filters = NULL;
+		cfg->filter_count = 0;
+		return;
+	}
 	if (opt->type == OPTION_TOPIC_LIST) {
 		for (i = 0; i < cfg->topic_count; i++)
 			free(cfg->topics[i]);
@@ -1204,6 +1440,8 @@ config_set(const struct option_def *opt, struct relay_config *cfg,
 		return config_add_topic(opt, cfg, value, why);
 	case OPTION_WEBHOOK_LIST:
 		return config_add_webhook(opt, cfg, value, why);
+	case OPTION_FILTER_LIST:
+		return config_add_filter(opt, cfg, value, why);
 	}
 	buf_printf(why, "unsupported option type");
 	return -1;
@@ -1219,6 +1457,8 @@ config_apply(struct config_source *src, const struct option_def *opt,
 	buf_init(&why, CONFIG_PROBLEM_MAX);
 	if (config_set(opt, src->cfg, value, &why) != 0)
 		config_problem(src, why.data ? why.data : "invalid value");
+	else if (opt->type == OPTION_FILTER_LIST)
+		config_filter_set_origin(src);
 	buf_free(&why);
 }
 
@@ -1230,7 +1470,8 @@ static bool
 config_is_list(const struct option_def *opt)
 {
 	return opt->type == OPTION_TOPIC_LIST ||
-	       opt->type == OPTION_WEBHOOK_LIST;
+	       opt->type == OPTION_WEBHOOK_LIST ||
+	       opt->type == OPTION_FILTER_LIST;
 }
 
 int
@@ -1544,7 +1785,8 @@ config_env_option(struct config_source *src, const struct option_def *opt,
 		config_env_list(src, opt, value, ",\n");
 		return;
 	}
-	if (opt->type == OPTION_WEBHOOK_LIST) {
+	if (opt->type == OPTION_WEBHOOK_LIST ||
+	    opt->type == OPTION_FILTER_LIST) {
 		config_env_list(src, opt, value, ";\n");
 		return;
 	}
@@ -1803,6 +2045,34 @@ config_validate_lists(const struct relay_config *cfg, const char *origin,
 	return problems;
 }
 
+/* A filter must name a destination that exists once the file and the
+ * environment are merged, so the check waits until here. */
+static int
+config_validate_filters(const struct relay_config *cfg, const char *origin,
+			struct config_report *report)
+{
+	const struct filter_config *filter;
+	int problems = 0;
+	size_t i;
+
+	for (i = 0; i < cfg->filter_count; i++) {
+		filter = &cfg->filters[i];
+		if (strcmp(filter->destination, "discord") == 0 &&
+		    cfg->discord_webhook_url != NULL)
+			continue;
+		if (config_find_webhook(cfg, filter->destination,
+					cfg->webhook_count) != NULL)
+			continue;
+		config_report_add(report, "%s: filter for unknown destination "
+				  "\"%s\": expected discord (with "
+				  "discord_webhook_url set) or a webhook name",
+				  filter->origin ? filter->origin : origin,
+				  filter->destination);
+		problems++;
+	}
+	return problems;
+}
+
 int
 config_validate(const struct relay_config *cfg, const char *origin,
 		struct config_report *report)
@@ -1816,6 +2086,7 @@ config_validate(const struct relay_config *cfg, const char *origin,
 	problems += config_validate_logging(cfg, origin, report);
 	problems += config_validate_retry(cfg, origin, report);
 	problems += config_validate_lists(cfg, origin, report);
+	problems += config_validate_filters(cfg, origin, report);
 	if (cfg->discord_webhook_url != NULL &&
 	    config_find_webhook(cfg, "discord", cfg->webhook_count)) {
 		config_report_add(report, "%s: webhook name \"discord\" is "
@@ -1884,6 +2155,9 @@ config_type_text(const struct option_def *opt)
 		return "ARN pattern, repeatable";
 	case OPTION_WEBHOOK_LIST:
 		return "NAME URL [generic|discord|slack|teams], repeatable";
+	case OPTION_FILTER_LIST:
+		return "DESTINATION [min_severity=LEVEL] [events=GLOB,...], "
+		       "repeatable";
 	}
 	return "value";
 }
@@ -1923,8 +2197,9 @@ config_print_options(FILE *out)
 		"seconds).\nSizes: 1048576, 64k or 64KiB, 1m or 1MiB (a bare "
 		"number is bytes).\nEach option can also be set by its "
 		"environment variable, which overrides the file;\n"
-		"SNSRELAY_TOPIC separates topics with ',' or newlines and "
-		"SNSRELAY_WEBHOOK\nseparates webhooks with ';' or newlines. "
+		"SNSRELAY_TOPIC separates topics with ',' or newlines, "
+		"SNSRELAY_WEBHOOK\nand SNSRELAY_FILTER separate entries with "
+		"';' or newlines. "
 		"DISCORD_WEBHOOK_URL sets discord_webhook_url\nunless "
 		"SNSRELAY_DISCORD_WEBHOOK_URL is set.\n");
 }

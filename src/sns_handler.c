@@ -18,6 +18,7 @@
 #include "snsrelay/cert_cache.h"
 #include "snsrelay/delivery.h"
 #include "snsrelay/dispatcher.h"
+#include "snsrelay/filter.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
 #include "snsrelay/sns_handler.h"
@@ -175,10 +176,29 @@ check_signature(struct relay *relay, const struct sns_message *msg,
 	return 0;
 }
 
+/* Fills names with the destinations whose filter accepts alert and
+ * returns their count. */
+static size_t
+select_destinations(struct relay *relay, json_object *alert,
+		    const char **names)
+{
+	size_t i, selected = 0, count = delivery_count(relay->delivery);
+	const struct destination *dest;
+
+	for (i = 0; i < count && i < LIMIT_WEBHOOKS + 1; i++) {
+		dest = delivery_get(relay->delivery, i);
+		if (filter_accepts(filter_find(relay->cfg, dest->name), alert))
+			names[selected++] = dest->name;
+	}
+	return selected;
+}
+
 /*
- * Stores alert in the spool for every destination and waits for the
- * commit, so the 2xx that follows is a promise the relay can keep.  The
- * delivery workers send it from there.
+ * Stores alert in the spool for every destination whose filter accepts
+ * it and waits for the commit, so the 2xx that follows is a promise the
+ * relay can keep.  The delivery workers send it from there.  An alert
+ * that no destination accepts is stored with none, so that its alert_id
+ * still counts for deduplication, and is logged as alert_filtered.
  */
 static void
 store_alert(struct relay *relay, const struct sns_request *req,
@@ -186,10 +206,10 @@ store_alert(struct relay *relay, const struct sns_request *req,
 	    struct sns_response *resp)
 {
 	const char *names[LIMIT_WEBHOOKS + 1];
-	size_t i, count = delivery_count(relay->delivery);
 	const char *document;
 	bool duplicate = false;
 	struct log_line line;
+	size_t selected;
 	struct err e;
 
 	if (alert == NULL) {
@@ -197,19 +217,20 @@ store_alert(struct relay *relay, const struct sns_request *req,
 			"out of memory building the alert; SNS will retry");
 		return;
 	}
-	for (i = 0; i < count && i < LIMIT_WEBHOOKS + 1; i++)
-		names[i] = delivery_get(relay->delivery, i)->name;
+	selected = select_destinations(relay, alert, names);
 	document = json_object_to_json_string_ext(alert,
 		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	err_clear(&e);
 	if (spool_put(relay->spool, alert_get_string(alert, "alert_id"),
-		      resp->message_id, resp->topic_arn, document, names, i,
-		      &duplicate, &e) != RESULT_OK) {
+		      resp->message_id, resp->topic_arn, document, names,
+		      selected, &duplicate, &e) != RESULT_OK) {
 		respond_err(resp, 503, &e);
 		return;
 	}
-	if (!duplicate)
+	if (!duplicate && selected > 0)
 		dispatcher_notify(relay->dispatcher);
+	if (!duplicate && selected == 0)
+		event = "alert_filtered";
 
 	respond(resp, 200, duplicate ? "duplicate" : "accepted", "");
 	log_begin(&line, duplicate ? LOG_INFO : level,

@@ -350,6 +350,63 @@ tap_is "$(jq -r '.rules[0].peer' "$TEST_TMP/document.json")" 0.0.0.0/0 \
 	"generic: rule peer"
 stop_relay
 
+# ------------------------------------------------ per-destination filters
+
+# The pager takes critical alerts only and the audit webhook low and
+# above, so an info notification reaches neither and is only logged.
+start_mock fltpager || tap_bail "mock_server did not start"
+pager_rec=$MOCK_REC
+pager_pid=$MOCK_PID
+pager_port=$MOCK_PORT
+start_mock fltaudit || tap_bail "mock_server did not start"
+audit_rec=$MOCK_REC
+write_config filter \
+	"webhook = pager http://127.0.0.1:$pager_port/pager generic" \
+	"webhook = audit http://127.0.0.1:$MOCK_PORT/audit generic" \
+	"filter = pager min_severity=critical" \
+	"filter = audit min_severity=low"
+start_relay "$TEST_TMP/filter.conf" filter ||
+	tap_bail "the relay did not start"
+jq '.detail.eventID = "flt-critical"' "$example" >"$TEST_TMP/crit.json"
+jq '.detail.eventID = "flt-low" |
+	.detail.eventName = "RevokeSecurityGroupIngress"' "$example" \
+	>"$TEST_TMP/low.json"
+for severity in crit low; do
+	sign --cert-url "$cert_url" --topic-arn "$topic" \
+		--message-file "$TEST_TMP/$severity.json" \
+		--message-id "flt-$severity" >"$TEST_TMP/flt-$severity.body" ||
+		tap_bail "snsrelay-sign failed"
+	tap_is "$(post_sns "$TEST_TMP/flt-$severity.body")" 200 \
+		"filter: $severity 200"
+done
+notification "$body" flt-info
+tap_is "$(post_sns "$body")" 200 "filter: info 200"
+tap_is "$(response_field .result)" accepted "filter: info accepted"
+tap_ok 'wait_for_log_event "$RELAY_LOG" alert_filtered \
+	"alert_id=\"?sns:flt-info\"?( |\$)"' "filter: info logged filtered"
+tap_is "$(post_sns "$body")" 200 "filter: info again 200"
+tap_is "$(response_field .result)" duplicate "filter: info duplicate"
+tap_ok 'wait_for_mock_count "$audit_rec" "$posts" 2' \
+	"filter: audit received two"
+tap_ok 'wait_for_mock_count "$pager_rec" "$posts" 1' \
+	"filter: pager received one"
+tap_ok 'delivered cloudtrail:flt-low' "filter: low delivered"
+sleep 0.3
+tap_is "$(mock_count "$pager_rec" "$posts")" 1 "filter: pager got one POST"
+tap_is "$(mock_count "$audit_rec" "$posts")" 2 "filter: audit got two"
+tap_is "$(jq -r 'select(.method == "POST") | .body | fromjson |
+	.severity' "$pager_rec")" critical "filter: pager got critical"
+tap_is "$(jq -r 'select(.method == "POST") | .body | fromjson |
+	.alert_id' "$audit_rec" | sort | tr '\n' ' ')" \
+	"cloudtrail:flt-critical cloudtrail:flt-low " \
+	"filter: audit got both"
+tap_is "$(jq -r 'select(.method == "POST") | .body | fromjson |
+	select(.alert_id == "cloudtrail:flt-low") | .severity' \
+	"$audit_rec")" low "filter: revoke is low"
+stop_relay
+stop_mock
+stop_mock "$pager_pid"
+
 tap_unlike "$(cat "$TEST_TMP"/*.log)" secrettoken "webhook token never logged"
 
 tap_done

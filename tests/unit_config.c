@@ -386,6 +386,39 @@ static const struct bad_case bad_cases[] = {
 	  "\"https:///path\" for discord_webhook_url: missing host; " },
 	{ "sns_host_pattern = a b", "F:1: invalid value \"a b\" for "
 	  "sns_host_pattern: expected an fnmatch(3) pattern" },
+	{ "filter = pager", "F:1: filter pager sets nothing: add "
+	  "min_severity=LEVEL or events=GLOB,..." },
+	{ "filter = ", "F:1: invalid value for filter: expected DESTINATION "
+	  "[min_severity=LEVEL] [events=GLOB,...]" },
+	{ "filter = pager min_severity=high events=* extra", "F:1: invalid "
+	  "value for filter: expected DESTINATION [min_severity=LEVEL] "
+	  "[events=GLOB,...]" },
+	{ "filter = bad!name min_severity=high", "F:1: invalid filter "
+	  "destination \"bad!name\": expected discord or a webhook name" },
+	{ "filter = pager min_severity=urgent", "F:1: invalid min_severity "
+	  "\"urgent\" for filter pager: expected info, low, medium, high or "
+	  "critical" },
+	{ "filter = pager min_severity=", "F:1: invalid min_severity \"\" "
+	  "for filter pager: expected info, low, medium, high or critical" },
+	{ "filter = pager min_severity=Critical", "F:1: invalid min_severity "
+	  "\"Critical\" for filter pager: expected info, low, medium, high "
+	  "or critical" },
+	{ "filter = pager events=", "F:1: empty pattern in events of filter "
+	  "pager: expected GLOB,GLOB,... such as "
+	  "Authorize*,DeleteSecurityGroup" },
+	{ "filter = pager events=Authorize*,,Delete*", "F:1: empty pattern "
+	  "in events of filter pager: expected GLOB,GLOB,... such as "
+	  "Authorize*,DeleteSecurityGroup" },
+	{ "filter = pager events=Authorize*,", "F:1: empty pattern in events "
+	  "of filter pager: expected GLOB,GLOB,... such as "
+	  "Authorize*,DeleteSecurityGroup" },
+	{ "filter = pager severity=high", "F:1: invalid setting "
+	  "\"severity=high\" for filter pager: expected min_severity=LEVEL "
+	  "or events=GLOB,..." },
+	{ "filter = pager min_severity=low min_severity=high", "F:1: "
+	  "\"min_severity=high\" repeats a setting of filter pager" },
+	{ "filter = pager events=A* events=B*", "F:1: \"events=B*\" repeats "
+	  "a setting of filter pager" },
 };
 
 #define BAD_CASES (sizeof(bad_cases) / sizeof(*bad_cases))
@@ -503,12 +536,131 @@ test_structure_problems(void)
 }
 
 static void
+test_filter_lines(void)
+{
+	struct config_report report = { NULL, 0 };
+	struct relay_config cfg;
+	const struct filter_config *f;
+
+	is_int(load_text("webhook = pager https://x/1\n"
+			 "filter = pager min_severity=critical\n"
+			 "filter = \"discord  events=Authorize*,"
+			 "DeleteSecurityGroup  min_severity=warning\"\n"
+			 "filter = audit events=*\n", &cfg, &report), 0,
+	       "filter good lines");
+	is_int(cfg.filter_count, 3, "filter three filters");
+	if (cfg.filter_count == 3) {
+		f = &cfg.filters[0];
+		is_str(f->destination, "pager", "filter destination");
+		is_int(f->min_severity, 4, "filter critical level");
+		is_int(f->event_count, 0, "filter no events");
+		ok(f->events == NULL, "filter events NULL");
+		f = &cfg.filters[1];
+		is_str(f->destination, "discord", "filter discord");
+		is_int(f->min_severity, 2, "filter warning is medium");
+		is_int(f->event_count, 2, "filter two events");
+		is_str(f->event_count ? f->events[0] : NULL, "Authorize*",
+		       "filter first glob");
+		is_str(f->event_count > 1 ? f->events[1] : NULL,
+		       "DeleteSecurityGroup", "filter second glob");
+		f = &cfg.filters[2];
+		is_int(f->min_severity, 0, "filter default level info");
+		is_str(f->event_count ? f->events[0] : NULL, "*",
+		       "filter star glob");
+		ok(f->origin != NULL && strstr(f->origin, ":4") != NULL,
+		   "filter origin line");
+	}
+	config_report_free(&report);
+	config_free(&cfg);
+	ok(cfg.filters == NULL && cfg.filter_count == 0, "filter freed");
+
+	is_int(load_text("filter = pager min_severity=high\n# c\n"
+			 "filter = pager events=*\n", &cfg, &report), 1,
+	       "filter duplicate one problem");
+	is_str(first_problem(&report, 0), "F:3: duplicate filter for "
+	       "destination \"pager\"", "filter duplicate message");
+	is_int(cfg.filter_count, 1, "filter duplicate keeps the first");
+	config_report_free(&report);
+	config_free(&cfg);
+}
+
+static void
+test_filter_validate(void)
+{
+	struct config_report report = { NULL, 0 };
+	struct relay_config cfg;
+
+	load_text("webhook = pager https://x/1\n"
+		  "filter = pager min_severity=critical\n"
+		  "filter = audit events=*\n"
+		  "filter = discord min_severity=high\n", &cfg, &report);
+	is_int(config_validate(&cfg, "O", &report), 2,
+	       "filter unknown two problems");
+	is_str(first_problem(&report, 0), "F:3: filter for unknown "
+	       "destination \"audit\": expected discord (with "
+	       "discord_webhook_url set) or a webhook name",
+	       "filter unknown webhook message");
+	is_str(first_problem(&report, 1), "F:4: filter for unknown "
+	       "destination \"discord\": expected discord (with "
+	       "discord_webhook_url set) or a webhook name",
+	       "filter unknown discord message");
+	config_report_free(&report);
+	config_free(&cfg);
+
+	load_text("webhook = pager https://x/1\nwebhook = audit "
+		  "https://x/2\nfilter = pager min_severity=critical\n"
+		  "filter = audit events=*\nfilter = discord "
+		  "min_severity=high\ndiscord_webhook_url = "
+		  "https://discord.com/api/x/y\n", &cfg, &report);
+	is_int(config_validate(&cfg, "O", &report), 0, "filter known ok");
+	config_report_free(&report);
+	config_free(&cfg);
+}
+
+static void
+test_filter_env(void)
+{
+	struct config_report report = { NULL, 0 };
+	struct relay_config cfg;
+
+	load_text("webhook = pager https://x/1\nwebhook = audit https://x/2\n"
+		  "filter = audit min_severity=low\n", &cfg, &report);
+	setenv("SNSRELAY_FILTER", "pager min_severity=critical;\n"
+	       " audit events=Revoke*,* ;", 1);
+	is_int(config_load_env(&cfg, &report), 0, "env filter good");
+	is_int(cfg.filter_count, 2, "env filters replace the file's");
+	is_str(cfg.filter_count ? cfg.filters[0].destination : NULL, "pager",
+	       "env filter destination");
+	is_int(cfg.filter_count > 1 ? (long long)cfg.filters[1].event_count :
+	       -1, 2, "env filter globs");
+	is_int(config_validate(&cfg, "O", &report), 0, "env filter valid");
+	config_report_free(&report);
+
+	setenv("SNSRELAY_FILTER", "pager min_severity=high;pager events=*;"
+	       "nobody min_severity=low", 1);
+	is_int(config_load_env(&cfg, &report), 1, "env filter duplicate");
+	is_str(report.count ? report.lines[0] : NULL,
+	       "environment:SNSRELAY_FILTER: duplicate filter for "
+	       "destination \"pager\"", "env filter duplicate message");
+	config_report_free(&report);
+	is_int(config_validate(&cfg, "O", &report), 1, "env filter unknown");
+	is_str(report.count ? report.lines[0] : NULL,
+	       "environment:SNSRELAY_FILTER: filter for unknown destination "
+	       "\"nobody\": expected discord (with discord_webhook_url set) "
+	       "or a webhook name", "env filter unknown message");
+	config_report_free(&report);
+	unsetenv("SNSRELAY_FILTER");
+	config_free(&cfg);
+}
+
+static void
 clear_env(void)
 {
 	unsetenv("SNSRELAY_LISTEN");
 	unsetenv("SNSRELAY_MAX_CONNECTIONS");
 	unsetenv("SNSRELAY_TOPIC");
 	unsetenv("SNSRELAY_WEBHOOK");
+	unsetenv("SNSRELAY_FILTER");
 	unsetenv("SNSRELAY_DISCORD_WEBHOOK_URL");
 	unsetenv("DISCORD_WEBHOOK_URL");
 	unsetenv("SNSRELAY_TLS_CERT_FILE");
@@ -796,6 +948,9 @@ main(void)
 	test_all_problems_collected();
 	test_structure_problems();
 	test_env();
+	test_filter_lines();
+	test_filter_validate();
+	test_filter_env();
 	test_validate();
 	test_validate_lists();
 	test_topic_allowed();

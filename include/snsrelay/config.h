@@ -10,8 +10,8 @@
  *   topic = arn:aws:sns:us-east-1:123456789012:security-alerts
  *   webhook = audit https://example.com/hooks/snsrelay
  *
- * Values may be wrapped in double quotes.  List options (topic, webhook)
- * may repeat; any other option given twice is a problem.
+ * Values may be wrapped in double quotes.  List options (topic, webhook,
+ * filter) may repeat; any other option given twice is a problem.
  */
 #ifndef SNSRELAY_CONFIG_H
 #define SNSRELAY_CONFIG_H
@@ -34,6 +34,15 @@ struct webhook_config {
 	char *name;			/* [A-Za-z0-9_-], unique */
 	char *url;			/* http:// only for loopback hosts */
 	enum webhook_format format;
+};
+
+/* Which alerts one destination receives; see src/filter.c. */
+struct filter_config {
+	char *destination;		/* "discord" or a webhook name */
+	int min_severity;		/* enum filter_severity, 0 (info) if unset */
+	char **events;			/* fnmatch(3) patterns; NULL: any */
+	size_t event_count;
+	char *origin;			/* "file:line" or "environment:VAR" */
 };
 
 struct relay_config {
@@ -71,6 +80,8 @@ struct relay_config {
 	char *discord_webhook_url;	/* also DISCORD_WEBHOOK_URL */
 	struct webhook_config *webhooks;
 	size_t webhook_count;
+	struct filter_config *filters;	/* at most one per destination */
+	size_t filter_count;
 	unsigned delivery_timeout_ms;
 	char *timezone;			/* IANA name for displayed times */
 
@@ -112,7 +123,7 @@ int config_load_file(struct relay_config *cfg, const char *path,
 int config_load_env(struct relay_config *cfg, struct config_report *report);
 
 /* Checks cross-option rules (TLS pairs, files that must exist, topic
- * patterns, webhook URLs).  Returns the number of problems. */
+ * patterns, webhook URLs, filter destinations).  Returns the number of problems. */
 int config_validate(const struct relay_config *cfg, const char *origin,
 		    struct config_report *report);
 
