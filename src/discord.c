@@ -397,56 +397,123 @@ discord_add_when(struct discord_embed *em, json_object *alert, time_t t)
 
 /* ---- security-group fields ---- */
 
+#define DISCORD_URL_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
+	"-.:/?=#"
+
+/* Whether id and url are a group id and its console link as the alert
+ * document builds them: then they hold no character that Discord
+ * markdown gives a meaning in a masked link, and need no escaping. */
+static bool
+discord_link_is_safe(const char *id, const char *url)
+{
+	size_t n, len;
+
+	if (id == NULL || url == NULL || strncmp(id, "sg-", 3) != 0)
+		return false;
+	n = strspn(id + 3, "0123456789abcdef");
+	if (id[3 + n] != '\0' || n < 8 || n > 17)
+		return false;
+	len = strlen(url);
+	return strncmp(url, "https://", 8) == 0 &&
+	       url[strspn(url, DISCORD_URL_CHARS)] == '\0' &&
+	       len > strlen(id) && strcmp(url + len - strlen(id), id) == 0;
+}
+
+/* One group: "[sg-0abc](url) (name)", or escaped text without a link. */
+static int
+discord_append_group(struct buf *b, json_object *group)
+{
+	const char *id = discord_string(group, "id");
+	const char *name = discord_string(group, "name");
+	const char *url = discord_string(group, "console_url");
+	int rc;
+
+	if (discord_link_is_safe(id, url))
+		rc = buf_printf(b, "[%s](%s)", id, url);
+	else
+		rc = discord_append_escaped(b, id != NULL ? id : name);
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = buf_append_str(b, " (");
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = discord_append_escaped(b, name);
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = buf_append_str(b, ")");
+	return rc;
+}
+
+/* The groups, one a line, as whole lines within the value cap (a cut
+ * would break a link), then "… and N more". */
 static void
 discord_add_groups(struct discord_embed *em, json_object *alert)
 {
 	json_object *groups = discord_member(alert, "security_groups",
 					     json_type_array);
 	size_t i, n = discord_array_length(groups);
-	const char *id, *name;
-	json_object *group;
-	struct buf b;
+	struct buf b, line;
 	int rc = 0;
 
 	buf_init(&b, DISCORD_BUF_MAX);
-	for (i = 0; i < n && rc == 0 && b.len < DISCORD_VALUE_CAP; i++) {
-		group = json_object_array_get_idx(groups, i);
-		id = discord_string(group, "id");
-		name = discord_string(group, "name");
-		if (i > 0)
-			rc = buf_append_str(&b, "\n");
+	for (i = 0; i < n && rc == 0; i++) {
+		buf_init(&line, DISCORD_BUF_MAX);
+		rc = discord_append_group(&line,
+					  json_object_array_get_idx(groups, i));
+		if (rc == 0 && i > 0 && text_length(b.data) +
+		    text_length(line.data) + 1 > DISCORD_VALUE_CAP -
+		    DISCORD_MORE_RESERVE) {
+			buf_free(&line);
+			break;
+		}
 		if (rc == 0)
-			rc = discord_append_escaped(&b, id != NULL ? id : name);
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = buf_append_str(&b, " (");
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = discord_append_escaped(&b, name);
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = buf_append_str(&b, ")");
+			rc = buf_printf(&b, "%s%s", i > 0 ? "\n" : "",
+					line.data);
+		buf_free(&line);
 	}
+	if (rc == 0 && i < n)
+		rc = buf_printf(&b, "\n\xE2\x80\xA6 and %zu more", n - i);
 	discord_add_field(em, n > 1 ? "Security groups" : "Security group", &b,
 			  rc, n <= 1);
+}
+
+static bool
+discord_is_true(json_object *obj, const char *key)
+{
+	json_object *val = discord_member(obj, key, json_type_boolean);
+
+	return val != NULL && json_object_get_boolean(val);
+}
+
+/* "name (type)", or the root user in bold. */
+static int
+discord_append_caller(struct buf *b, json_object *actor)
+{
+	const char *name = discord_string(actor, "name");
+	const char *type = discord_string(actor, "type");
+	int rc = 0;
+
+	if (discord_is_true(actor, "root"))
+		return buf_append_str(b, "**root (account owner)**");
+	if (name != NULL)
+		rc = discord_append_escaped(b, name);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(b, name != NULL ? " (" : "(");
+	if (rc == 0 && type != NULL)
+		rc = discord_append_escaped(b, type);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(b, ")");
+	return rc;
 }
 
 static void
 discord_add_who(struct discord_embed *em, json_object *actor)
 {
-	const char *name = discord_string(actor, "name");
-	const char *type = discord_string(actor, "type");
 	const char *arn = discord_string(actor, "arn");
 	const char *via = discord_string(actor, "invoked_by");
 	struct buf b;
-	int rc = 0;
+	int rc;
 
 	buf_init(&b, DISCORD_BUF_MAX);
-	if (name != NULL)
-		rc = discord_append_escaped(&b, name);
-	if (rc == 0 && type != NULL)
-		rc = buf_append_str(&b, name != NULL ? " (" : "(");
-	if (rc == 0 && type != NULL)
-		rc = discord_append_escaped(&b, type);
-	if (rc == 0 && type != NULL)
-		rc = buf_append_str(&b, ")");
+	rc = discord_append_caller(&b, actor);
 	if (rc == 0 && arn != NULL)
 		rc = buf_append_str(&b, "\n");
 	if (rc == 0 && arn != NULL)
@@ -543,6 +610,8 @@ discord_add_sg_fields(struct discord_embed *em, json_object *alert)
 	discord_add_groups(em, alert);
 	discord_read_rules(em, alert);
 	discord_add_who(em, discord_member(event, "actor", json_type_object));
+	discord_add_value(em, "How", discord_string(event, "access_text"),
+			  true);
 	discord_add_value(em, "Source IP", discord_string(event, "source_ip"),
 			  true);
 	discord_add_value(em, "Region", discord_string(event, "region"), true);

@@ -472,6 +472,8 @@ sg_fill_actor(struct sg_ctx *c)
 
 	name = sg_actor_name(actor, json_object_get_string(user_name));
 	sg_add(c, actor, "name", sg_new_string(c, name));
+	sg_add(c, actor, "root", json_object_new_boolean(
+		sg_string_is(actor, "type", "Root")));
 	json_object_put(user_name);
 }
 
@@ -526,6 +528,127 @@ sg_fill_event(struct sg_ctx *c)
 	sg_put_text(c, c->event, "error_message", c->detail, "errorMessage",
 		    SG_LONG_MAX);
 	sg_fill_actor(c);
+}
+
+/* ---- how the call was made ---- */
+
+#define SG_CLOUDFORMATION	"cloudformation.amazonaws.com"
+#define SG_SIGNIN		"signin.amazonaws.com"
+
+struct sg_access {
+	const char *code;
+	const char *text;
+};
+
+static const struct sg_access sg_accesses[] = {
+	{ "console", "AWS console" },
+	{ "cli", "AWS CLI" },
+	{ "terraform", "Terraform" },
+	{ "cloudformation", "CloudFormation" },
+	{ "sdk", "AWS SDK" },
+	{ "aws_service", "AWS service" },
+	{ "unknown", "unknown" },
+};
+
+static bool
+sg_text_is(const char *s, const char *want)
+{
+	return s != NULL && strcmp(s, want) == 0;
+}
+
+static bool
+sg_text_has(const char *s, const char *part)
+{
+	return s != NULL && strstr(s, part) != NULL;
+}
+
+static bool
+sg_text_starts(const char *s, const char *prefix)
+{
+	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool
+sg_text_ends(const char *s, const char *suffix)
+{
+	size_t n = s != NULL ? strlen(s) : 0, k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* The user agents of the AWS console: the EC2 console, the root user's
+ * and an IAM user's console sign-in, and a browser. */
+static bool
+sg_agent_is_console(const char *agent)
+{
+	return sg_text_is(agent, "console.ec2.amazonaws.com") ||
+	       sg_text_is(agent, "console.amazonaws.com") ||
+	       sg_text_is(agent, SG_SIGNIN) ||
+	       sg_text_starts(agent, "Mozilla/");
+}
+
+static bool
+sg_agent_is_sdk(const char *agent)
+{
+	return sg_text_has(agent, "Boto3/") || sg_text_has(agent, "aws-sdk-") ||
+	       sg_text_has(agent, "APN/");
+}
+
+/* The access code of a call; the first test that matches wins. */
+static const char *
+sg_access_code(const char *agent, const char *source_ip, const char *via,
+	       bool from_console)
+{
+	if (sg_text_has(agent, "Terraform/"))
+		return "terraform";
+	if (sg_text_is(via, SG_CLOUDFORMATION) ||
+	    sg_text_is(agent, SG_CLOUDFORMATION))
+		return "cloudformation";
+	if (sg_agent_is_console(agent) || sg_text_is(via, SG_SIGNIN))
+		return "console";
+	if (sg_text_starts(agent, "aws-cli/"))
+		return "cli";
+	if (sg_agent_is_sdk(agent))
+		return "sdk";
+	if (from_console)
+		return "console";
+	if (sg_text_starts(agent, "AWS Internal") ||
+	    sg_text_starts(source_ip, "AWS Internal") ||
+	    sg_text_ends(via, ".amazonaws.com"))
+		return "aws_service";
+	return "unknown";
+}
+
+/* detail.sessionCredentialFromConsole: the string "true" (or a JSON
+ * true) when the credentials came from a console session. */
+static bool
+sg_from_console(json_object *detail)
+{
+	json_object *val = sg_member(detail, "sessionCredentialFromConsole");
+
+	if (json_object_is_type(val, json_type_boolean))
+		return json_object_get_boolean(val);
+	return json_object_is_type(val, json_type_string) &&
+	       strcmp(json_object_get_string(val), "true") == 0;
+}
+
+static void
+sg_fill_access(struct sg_ctx *c)
+{
+	json_object *actor = sg_member(c->event, "actor");
+	const char *code;
+	size_t i, n = sizeof(sg_accesses) / sizeof(sg_accesses[0]);
+
+	code = sg_access_code(sg_string_of(c->event, "user_agent"),
+			      sg_string_of(c->event, "source_ip"),
+			      sg_string_of(actor, "invoked_by"),
+			      sg_from_console(c->detail));
+	for (i = 0; i + 1 < n; i++)
+		if (strcmp(sg_accesses[i].code, code) == 0)
+			break;
+	sg_add(c, c->event, "access", sg_new_string(c, sg_accesses[i].code));
+	sg_add(c, c->event, "access_text",
+	       sg_new_string(c, sg_accesses[i].text));
 }
 
 /* ---- security groups ---- */
@@ -632,6 +755,86 @@ sg_fill_groups(struct sg_ctx *c, json_object *request, json_object *response)
 	if (group != NULL && sg_string_of(group, "id") == NULL &&
 	    sg_string_of(group, "name") == NULL)
 		json_object_array_del_idx(c->groups, 0, 1);
+}
+
+/* ---- console links ---- */
+
+#define SG_LOWER	"abcdefghijklmnopqrstuvwxyz"
+
+/* "sg-" and 8 to 17 lowercase hexadecimal digits. */
+static bool
+sg_is_group_id(const char *id)
+{
+	size_t n;
+
+	if (!sg_text_starts(id, "sg-"))
+		return false;
+	n = strspn(id + 3, "0123456789abcdef");
+	return id[3 + n] == '\0' && n >= 8 && n <= 17;
+}
+
+/* A region code such as "eu-central-1" or "us-gov-west-1": two letters,
+ * one or more words, and a number of one or two digits. */
+static bool
+sg_is_region(const char *region)
+{
+	size_t at = 3, words = 0, n;
+
+	if (region == NULL || strlen(region) > 32 ||
+	    strspn(region, SG_LOWER) != 2 || region[2] != '-')
+		return false;
+	while ((n = strspn(region + at, SG_LOWER)) > 0 &&
+	       region[at + n] == '-') {
+		at += n + 1;
+		words++;
+	}
+	n = strspn(region + at, "0123456789");
+	return words > 0 && n >= 1 && n <= 2 && region[at + n] == '\0';
+}
+
+/* Writes the console page of group id in region to out.  Returns false
+ * when either does not look right or the partition has no public
+ * console (the us-iso regions). */
+static bool
+sg_console_url(const char *id, const char *region, char *out, size_t size)
+{
+	const char *host = NULL;
+	int n;
+
+	if (!sg_is_group_id(id) || !sg_is_region(region) ||
+	    sg_text_starts(region, "us-iso"))
+		return false;
+	if (sg_text_starts(region, "cn-"))
+		host = "console.amazonaws.cn";
+	else if (sg_text_starts(region, "us-gov-"))
+		host = "console.amazonaws-us-gov.com";
+	if (host != NULL)
+		n = snprintf(out, size, "https://%s/ec2/home?region=%s"
+			     "#SecurityGroup:groupId=%s", host, region, id);
+	else
+		n = snprintf(out, size, "https://%s.console.aws.amazon.com/"
+			     "ec2/home?region=%s#SecurityGroup:groupId=%s",
+			     region, region, id);
+	return n > 0 && (size_t)n < size;
+}
+
+static void
+sg_fill_console_urls(struct sg_ctx *c)
+{
+	const char *region = sg_string_of(c->event, "region");
+	size_t i, n = sg_array_length(c->groups);
+	json_object *group;
+	char url[256];
+
+	for (i = 0; i < n; i++) {
+		group = json_object_array_get_idx(c->groups, i);
+		if (sg_console_url(sg_string_of(group, "id"), region, url,
+				   sizeof(url)))
+			sg_add(c, group, "console_url",
+			       sg_new_string(c, url));
+		else
+			sg_add(c, group, "console_url", NULL);
+	}
 }
 
 /* ---- rules: reading ---- */
@@ -1447,7 +1650,9 @@ sg_event_fill_alert(json_object *event, json_object *alert,
 	response = sg_get(&c, c.detail, "responseElements", json_type_object);
 
 	sg_fill_event(&c);
+	sg_fill_access(&c);
 	sg_fill_groups(&c, request, response);
+	sg_fill_console_urls(&c);
 	sg_fill_rules(&c, request);
 	sg_check_rules_found(&c);
 	if (!c.failed)

@@ -437,57 +437,124 @@ slack_add_when(struct slack_message *m, json_object *alert, time_t t)
 	slack_add_field(m, "When", &b, rc);
 }
 
+#define SLACK_URL_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
+	"-.:/?=#"
+
+/* Whether id and url are a group id and its console link as the alert
+ * document builds them: then they hold no "<", ">", "|" or "&" and can
+ * go into a <url|text> link as they are. */
+static bool
+slack_link_is_safe(const char *id, const char *url)
+{
+	size_t n, len;
+
+	if (id == NULL || url == NULL || strncmp(id, "sg-", 3) != 0)
+		return false;
+	n = strspn(id + 3, "0123456789abcdef");
+	if (id[3 + n] != '\0' || n < 8 || n > 17)
+		return false;
+	len = strlen(url);
+	return strncmp(url, "https://", 8) == 0 &&
+	       url[strspn(url, SLACK_URL_CHARS)] == '\0' &&
+	       len > strlen(id) && strcmp(url + len - strlen(id), id) == 0;
+}
+
+/* One group: "<url|sg-0abc> (name)", or escaped text without a link. */
+static int
+slack_append_group(struct buf *b, json_object *group)
+{
+	const char *id = slack_string(group, "id");
+	const char *name = slack_string(group, "name");
+	const char *url = slack_string(group, "console_url");
+	int rc;
+
+	if (slack_link_is_safe(id, url))
+		rc = buf_printf(b, "<%s|%s>", url, id);
+	else
+		rc = slack_append_mrkdwn(b, id != NULL ? id : name,
+					 SLACK_VALUE_CAP);
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = buf_append_str(b, " (");
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = slack_append_mrkdwn(b, name, SLACK_VALUE_CAP);
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = buf_append_str(b, ")");
+	return rc;
+}
+
+/* The groups, one a line, as whole lines within the value cap (a cut
+ * would break a link), then "… and N more". */
 static void
 slack_add_groups(struct slack_message *m, json_object *alert)
 {
 	json_object *groups = slack_member(alert, "security_groups",
 					   json_type_array);
 	size_t i, n = slack_array_length(groups);
-	const char *id, *name;
-	json_object *group;
-	struct buf b;
+	struct buf b, line;
 	int rc = 0;
 
 	buf_init(&b, SLACK_BUF_MAX);
-	for (i = 0; i < n && rc == 0 && b.len < SLACK_VALUE_CAP * 4; i++) {
-		group = json_object_array_get_idx(groups, i);
-		id = slack_string(group, "id");
-		name = slack_string(group, "name");
-		if (i > 0)
-			rc = buf_append_str(&b, "\n");
+	for (i = 0; i < n && rc == 0; i++) {
+		buf_init(&line, SLACK_BUF_MAX);
+		rc = slack_append_group(&line,
+					json_object_array_get_idx(groups, i));
+		if (rc == 0 && i > 0 && text_length(b.data) +
+		    text_length(line.data) + 1 > SLACK_VALUE_CAP -
+		    SLACK_MORE_RESERVE) {
+			buf_free(&line);
+			break;
+		}
 		if (rc == 0)
-			rc = slack_append_mrkdwn(&b, id != NULL ? id : name,
-						 SLACK_VALUE_CAP);
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = buf_append_str(&b, " (");
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = slack_append_mrkdwn(&b, name, SLACK_VALUE_CAP);
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = buf_append_str(&b, ")");
+			rc = buf_printf(&b, "%s%s", i > 0 ? "\n" : "",
+					line.data);
+		buf_free(&line);
 	}
+	if (rc == 0 && i < n)
+		rc = buf_printf(&b, "\n\xE2\x80\xA6 and %zu more", n - i);
 	slack_add_field(m, n > 1 ? "Security groups" : "Security group", &b,
 			rc);
+}
+
+static bool
+slack_is_true(json_object *obj, const char *key)
+{
+	json_object *val = slack_member(obj, key, json_type_boolean);
+
+	return val != NULL && json_object_get_boolean(val);
+}
+
+/* "name (type)", or the root user in bold. */
+static int
+slack_append_caller(struct buf *b, json_object *actor)
+{
+	const char *name = slack_string(actor, "name");
+	const char *type = slack_string(actor, "type");
+	int rc = 0;
+
+	if (slack_is_true(actor, "root"))
+		return buf_append_str(b, "*root (account owner)*");
+	if (name != NULL)
+		rc = slack_append_mrkdwn(b, name, SLACK_VALUE_CAP);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(b, name != NULL ? " (" : "(");
+	if (rc == 0 && type != NULL)
+		rc = slack_append_mrkdwn(b, type, 64);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(b, ")");
+	return rc;
 }
 
 static void
 slack_add_who(struct slack_message *m, json_object *actor)
 {
-	const char *name = slack_string(actor, "name");
-	const char *type = slack_string(actor, "type");
 	const char *arn = slack_string(actor, "arn");
 	const char *via = slack_string(actor, "invoked_by");
 	struct buf b;
-	int rc = 0;
+	int rc;
 
 	buf_init(&b, SLACK_BUF_MAX);
-	if (name != NULL)
-		rc = slack_append_mrkdwn(&b, name, SLACK_VALUE_CAP);
-	if (rc == 0 && type != NULL)
-		rc = buf_append_str(&b, name != NULL ? " (" : "(");
-	if (rc == 0 && type != NULL)
-		rc = slack_append_mrkdwn(&b, type, 64);
-	if (rc == 0 && type != NULL)
-		rc = buf_append_str(&b, ")");
+	rc = slack_append_caller(&b, actor);
 	if (rc == 0 && arn != NULL)
 		rc = buf_append_str(&b, "\n");
 	if (rc == 0 && arn != NULL)
@@ -544,6 +611,7 @@ slack_add_sg_fields(struct slack_message *m, json_object *alert)
 	slack_add_event(m, event);
 	slack_add_groups(m, alert);
 	slack_add_who(m, slack_member(event, "actor", json_type_object));
+	slack_add_value(m, "How", slack_string(event, "access_text"));
 	slack_add_value(m, "Source IP", slack_string(event, "source_ip"));
 	slack_add_value(m, "Region", slack_string(event, "region"));
 	slack_add_value(m, "Account", slack_string(event, "account"));

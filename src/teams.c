@@ -355,33 +355,68 @@ teams_add_when(struct teams_card *c, json_object *alert, time_t t)
 	teams_add_fact(c, "When", &b, rc);
 }
 
+#define TEAMS_URL_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
+	"-.:/?=#"
+
+/* Whether id and url are a group id and its console link as the alert
+ * document builds them: then they hold no character that markdown gives
+ * a meaning in a link, and need no escaping. */
+static bool
+teams_link_is_safe(const char *id, const char *url)
+{
+	size_t n, len;
+
+	if (id == NULL || url == NULL || strncmp(id, "sg-", 3) != 0)
+		return false;
+	n = strspn(id + 3, "0123456789abcdef");
+	if (id[3 + n] != '\0' || n < 8 || n > 17)
+		return false;
+	len = strlen(url);
+	return strncmp(url, "https://", 8) == 0 &&
+	       url[strspn(url, TEAMS_URL_CHARS)] == '\0' &&
+	       len > strlen(id) && strcmp(url + len - strlen(id), id) == 0;
+}
+
+/* One group: "[sg-0abc](url) (name)", or escaped text without a link. */
+static int
+teams_append_group(struct teams_card *c, struct buf *b, json_object *group)
+{
+	const char *id = teams_string(group, "id");
+	const char *name = teams_string(group, "name");
+	const char *url = teams_string(group, "console_url");
+	int rc;
+
+	if (teams_link_is_safe(id, url))
+		rc = buf_printf(b, "[%s](%s)", id, url);
+	else
+		rc = teams_append_escaped(b, id != NULL ? id : name,
+					  c->budget.fact);
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = buf_append_str(b, " (");
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = teams_append_escaped(b, name, c->budget.fact);
+	if (rc == 0 && id != NULL && name != NULL)
+		rc = buf_append_str(b, ")");
+	return rc;
+}
+
 static void
 teams_add_groups(struct teams_card *c, json_object *alert)
 {
 	json_object *groups = teams_member(alert, "security_groups",
 					   json_type_array);
 	size_t i, n = teams_array_length(groups);
-	const char *id, *name;
-	json_object *group;
 	struct buf b;
 	int rc = 0;
 
 	buf_init(&b, TEAMS_BUF_MAX);
 	for (i = 0; i < n && rc == 0 && b.len < c->budget.fact * 4; i++) {
-		group = json_object_array_get_idx(groups, i);
-		id = teams_string(group, "id");
-		name = teams_string(group, "name");
 		if (i > 0)
 			rc = buf_append_str(&b, ", ");
 		if (rc == 0)
-			rc = teams_append_escaped(&b, id != NULL ? id : name,
-						  c->budget.fact);
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = buf_append_str(&b, " (");
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = teams_append_escaped(&b, name, c->budget.fact);
-		if (rc == 0 && id != NULL && name != NULL)
-			rc = buf_append_str(&b, ")");
+			rc = teams_append_group(c, &b,
+				json_object_array_get_idx(groups, i));
 	}
 	if (rc == 0 && i < n)
 		rc = buf_printf(&b, ", \xE2\x80\xA6 and %zu more", n - i);
@@ -389,25 +424,45 @@ teams_add_groups(struct teams_card *c, json_object *alert)
 		       rc);
 }
 
-static void
-teams_add_who(struct teams_card *c, json_object *actor)
+static bool
+teams_is_true(json_object *obj, const char *key)
+{
+	json_object *val = teams_member(obj, key, json_type_boolean);
+
+	return val != NULL && json_object_get_boolean(val);
+}
+
+/* "name (type)", or the root user in bold. */
+static int
+teams_append_caller(struct teams_card *c, struct buf *b, json_object *actor)
 {
 	const char *name = teams_string(actor, "name");
 	const char *type = teams_string(actor, "type");
+	int rc = 0;
+
+	if (teams_is_true(actor, "root"))
+		return buf_append_str(b, "**root (account owner)**");
+	if (name != NULL)
+		rc = teams_append_escaped(b, name, c->budget.fact);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(b, name != NULL ? " (" : "(");
+	if (rc == 0 && type != NULL)
+		rc = teams_append_escaped(b, type, 64);
+	if (rc == 0 && type != NULL)
+		rc = buf_append_str(b, ")");
+	return rc;
+}
+
+static void
+teams_add_who(struct teams_card *c, json_object *actor)
+{
 	const char *arn = teams_string(actor, "arn");
 	const char *via = teams_string(actor, "invoked_by");
 	struct buf b;
-	int rc = 0;
+	int rc;
 
 	buf_init(&b, TEAMS_BUF_MAX);
-	if (name != NULL)
-		rc = teams_append_escaped(&b, name, c->budget.fact);
-	if (rc == 0 && type != NULL)
-		rc = buf_append_str(&b, name != NULL ? " (" : "(");
-	if (rc == 0 && type != NULL)
-		rc = teams_append_escaped(&b, type, 64);
-	if (rc == 0 && type != NULL)
-		rc = buf_append_str(&b, ")");
+	rc = teams_append_caller(c, &b, actor);
 	if (rc == 0 && arn != NULL)
 		rc = buf_append_str(&b, "\n\n");
 	if (rc == 0 && arn != NULL)
@@ -456,6 +511,7 @@ teams_add_sg_facts(struct teams_card *c, json_object *alert)
 	teams_add_event(c, event);
 	teams_add_groups(c, alert);
 	teams_add_who(c, teams_member(event, "actor", json_type_object));
+	teams_add_value(c, "How", teams_string(event, "access_text"));
 	teams_add_value(c, "Source IP", teams_string(event, "source_ip"));
 	teams_add_value(c, "Region", teams_string(event, "region"));
 	teams_add_value(c, "Account", teams_string(event, "account"));

@@ -1023,6 +1023,222 @@ test_root_severity(void)
 	json_object_put(event);
 }
 
+/* ---- access, console links, root ---- */
+
+struct access_fixture_case {
+	const char *file;
+	const char *access;
+	const char *text;
+};
+
+static const struct access_fixture_case access_fixture_cases[] = {
+	{ "AuthorizeSecurityGroupEgress-1.json", "cli", "AWS CLI" },
+	{ "AuthorizeSecurityGroupEgress-2.json", "terraform", "Terraform" },
+	{ "AuthorizeSecurityGroupIngress-1.json", "console", "AWS console" },
+	{ "AuthorizeSecurityGroupIngress-2.json", "cloudformation",
+	  "CloudFormation" },
+	{ "AuthorizeSecurityGroupIngress-3.json", "unknown", "unknown" },
+	{ "AuthorizeSecurityGroupIngress-4.json", "cli", "AWS CLI" },
+	{ "AuthorizeSecurityGroupIngress-5.json", "console", "AWS console" },
+	{ "CreateSecurityGroup-1.json", "console", "AWS console" },
+	{ "CreateSecurityGroup-2.json", "terraform", "Terraform" },
+	{ "DeleteSecurityGroup-1.json", "cloudformation", "CloudFormation" },
+	{ "RevokeSecurityGroupIngress-1.json", "console", "AWS console" },
+};
+
+static void
+test_access_fixtures(void)
+{
+	const struct access_fixture_case *c;
+	json_object *alert;
+	char *text;
+	size_t i;
+
+	for (i = 0; i < sizeof(access_fixture_cases) /
+	     sizeof(access_fixture_cases[0]); i++) {
+		c = &access_fixture_cases[i];
+		text = read_fixture(c->file);
+		alert = text != NULL ? alert_of(text) : NULL;
+		is_str(path_str(alert, "event.access"), c->access,
+		       "access %s: code", c->file);
+		is_str(path_str(alert, "event.access_text"), c->text,
+		       "access %s: text", c->file);
+		json_object_put(alert);
+		free(text);
+	}
+}
+
+/* Made-up calls; NULL removes the member. */
+struct access_case {
+	const char *name;
+	const char *agent;		/* JSON values */
+	const char *source_ip;
+	const char *invoked_by;
+	const char *from_console;
+	const char *want;
+};
+
+static const struct access_case access_cases[] = {
+	{ "ec2 console", "\"console.ec2.amazonaws.com\"", NULL, NULL, NULL,
+	  "console" },
+	{ "root console", "\"console.amazonaws.com\"", NULL, NULL, NULL,
+	  "console" },
+	{ "signin", "\"signin.amazonaws.com\"", NULL,
+	  "\"signin.amazonaws.com\"", NULL, "console" },
+	{ "browser", "\"Mozilla/5.0 (Macintosh)\"", NULL, NULL, NULL,
+	  "console" },
+	{ "console flag", "\"AWS Internal\"", "\"AWS Internal\"", NULL,
+	  "\"true\"", "console" },
+	{ "console flag false", "\"AWS Internal\"", NULL, NULL, "\"false\"",
+	  "aws_service" },
+	{ "cli", "\"aws-cli/1.32.0 Python/3.11 botocore/1.34\"", NULL, NULL,
+	  NULL, "cli" },
+	{ "cloudshell", "\"aws-cli/2.15.0 exec-env/CloudShell\"", NULL, NULL,
+	  "\"true\"", "cli" },
+	{ "terraform", "\"APN/1.0 HashiCorp/1.0 Terraform/1.7.5 "
+	  "terraform-provider-aws/5.40.0 aws-sdk-go-v2/1.25.0\"", NULL, NULL,
+	  NULL, "terraform" },
+	{ "cloudformation agent", "\"cloudformation.amazonaws.com\"", NULL,
+	  NULL, NULL, "cloudformation" },
+	{ "cloudformation via", "\"AWS Internal\"", NULL,
+	  "\"cloudformation.amazonaws.com\"", "\"true\"", "cloudformation" },
+	{ "boto3", "\"Boto3/1.34.0 md/Botocore#1.34.0 "
+	  "exec-env/AWS_Lambda_python3.12\"", NULL, NULL, NULL, "sdk" },
+	{ "sdk js", "\"aws-sdk-js/3.500.0 os/linux\"", NULL, NULL, NULL,
+	  "sdk" },
+	{ "apn", "\"APN/1.0 Pulumi/3.0\"", NULL, NULL, NULL, "sdk" },
+	{ "internal agent", "\"AWS Internal/3\"", "\"192.0.2.1\"", NULL, NULL,
+	  "aws_service" },
+	{ "internal ip", NULL, "\"AWS Internal\"", NULL, NULL,
+	  "aws_service" },
+	{ "other service", "\"elasticmapreduce.amazonaws.com\"", NULL,
+	  "\"elasticmapreduce.amazonaws.com\"", NULL, "aws_service" },
+	{ "made up", "\"curl/8.0\"", NULL, NULL, NULL, "unknown" },
+	{ "no agent", NULL, NULL, NULL, NULL, "unknown" },
+	{ "not a string", "42", NULL, NULL, NULL, NULL },
+};
+
+static void
+test_access_case(const struct access_case *c)
+{
+	json_object *event = event_new(IN), *alert;
+
+	set_path(event, "detail.userAgent", c->agent);
+	set_path(event, "detail.sourceIPAddress", c->source_ip);
+	set_path(event, "detail.userIdentity.invokedBy", c->invoked_by);
+	set_path(event, "detail.sessionCredentialFromConsole",
+		 c->from_console);
+	alert = alert_of_event(event);
+	if (c->want == NULL)
+		is_str(path_str(alert, "kind"), "notification",
+		       "access %s: fallback", c->name);
+	else
+		is_str(path_str(alert, "event.access"), c->want,
+		       "access %s", c->name);
+	json_object_put(alert);
+	json_object_put(event);
+}
+
+static void
+test_access(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(access_cases) / sizeof(access_cases[0]); i++)
+		test_access_case(&access_cases[i]);
+}
+
+struct url_case {
+	const char *name;
+	const char *group_id;	/* JSON value */
+	const char *region;	/* JSON value */
+	const char *want;	/* NULL: null */
+};
+
+#define URL_ID	"sg-0123456789abcdef0"
+
+static const struct url_case url_cases[] = {
+	{ "normal", "\"" URL_ID "\"", "\"eu-central-1\"",
+	  "https://eu-central-1.console.aws.amazon.com/ec2/home"
+	  "?region=eu-central-1#SecurityGroup:groupId=" URL_ID },
+	{ "short id", "\"sg-0a1b2c3d\"", "\"ap-southeast-2\"",
+	  "https://ap-southeast-2.console.aws.amazon.com/ec2/home"
+	  "?region=ap-southeast-2#SecurityGroup:groupId=sg-0a1b2c3d" },
+	{ "china", "\"" URL_ID "\"", "\"cn-northwest-1\"",
+	  "https://console.amazonaws.cn/ec2/home?region=cn-northwest-1"
+	  "#SecurityGroup:groupId=" URL_ID },
+	{ "govcloud", "\"" URL_ID "\"", "\"us-gov-west-1\"",
+	  "https://console.amazonaws-us-gov.com/ec2/home"
+	  "?region=us-gov-west-1#SecurityGroup:groupId=" URL_ID },
+	{ "iso", "\"" URL_ID "\"", "\"us-iso-east-1\"", NULL },
+	{ "id too short", "\"sg-0a1b2c3\"", "\"eu-central-1\"", NULL },
+	{ "id too long", "\"sg-0123456789abcdef01\"", "\"eu-central-1\"",
+	  NULL },
+	{ "id not hex", "\"sg-b15kasfs\"", "\"eu-central-1\"", NULL },
+	{ "id upper case", "\"sg-0123456789ABCDEF0\"", "\"eu-central-1\"",
+	  NULL },
+	{ "id markup", "\"sg-01234567)[x](y\"", "\"eu-central-1\"", NULL },
+	{ "region odd", "\"" URL_ID "\"", "\"us-northeast-1r\"", NULL },
+	{ "region path", "\"" URL_ID "\"", "\"eu-central-1/../x\"", NULL },
+	{ "region one word", "\"" URL_ID "\"", "\"eu-1\"", NULL },
+};
+
+static void
+test_console_url(const struct url_case *c)
+{
+	json_object *event = event_new(IN), *alert;
+
+	set_path(event, "detail.requestParameters.groupId", c->group_id);
+	set_path(event, "detail.awsRegion", c->region);
+	alert = alert_of_event(event);
+	if (c->want == NULL)
+		ok(path_is_null(alert, "security_groups.0.console_url"),
+		   "console url %s: null", c->name);
+	else
+		is_str(path_str(alert, "security_groups.0.console_url"),
+		       c->want, "console url %s", c->name);
+	json_object_put(alert);
+	json_object_put(event);
+}
+
+static void
+test_console_urls(void)
+{
+	json_object *event = event_new(IN), *alert;
+	size_t i;
+
+	for (i = 0; i < sizeof(url_cases) / sizeof(url_cases[0]); i++)
+		test_console_url(&url_cases[i]);
+
+	/* A group known by name only has no link. */
+	set_path(event, "detail.requestParameters.groupId", NULL);
+	set_path(event, "detail.requestParameters.groupName", "\"web\"");
+	alert = alert_of_event(event);
+	ok(path_is_null(alert, "security_groups.0.console_url"),
+	   "console url name only: null");
+	json_object_put(alert);
+	json_object_put(event);
+}
+
+static void
+test_actor_root(void)
+{
+	json_object *event = event_new(IN), *alert;
+
+	alert = alert_of_event(event);
+	ok(path_get(alert, "event.actor.root") != NULL &&
+	   !json_object_get_boolean(path_get(alert, "event.actor.root")),
+	   "actor root: false for an IAM user");
+	json_object_put(alert);
+	set_path(event, "detail.userIdentity",
+		 "{\"type\":\"Root\",\"arn\":\"arn:aws:iam::1:root\"}");
+	alert = alert_of_event(event);
+	ok(json_object_get_boolean(path_get(alert, "event.actor.root")),
+	   "actor root: true for the root user");
+	json_object_put(alert);
+	json_object_put(event);
+}
+
 /* ---- missing keys ---- */
 
 struct missing_case {
@@ -1730,6 +1946,10 @@ main(void)
 	test_failure_members();
 	test_actors();
 	test_root_severity();
+	test_access_fixtures();
+	test_access();
+	test_console_urls();
+	test_actor_root();
 	test_missing_keys();
 	test_wrong_types();
 	test_wrong_types_wrappers();

@@ -656,6 +656,115 @@ test_odd_alerts(void)
 	json_object_put(alerts[2]);
 }
 
+/* ---- links, access and root ---- */
+
+#define SG_ID		"sg-0123456789abcdef0"
+#define SG_URL \
+	"https://eu-central-1.console.aws.amazon.com/ec2/home" \
+	"?region=eu-central-1#SecurityGroup:groupId=" SG_ID
+
+struct link_case {
+	const char *name;
+	const char *id;
+	const char *url;
+	const char *want;
+};
+
+static const struct link_case link_cases[] = {
+	{ "link", SG_ID, SG_URL, "[" SG_ID "](" SG_URL ") (web)" },
+	{ "no url", SG_ID, NULL, "sg\\-0123456789abcdef0 (web)" },
+	{ "bad id", "sg-0abc", "https://x.example/sg-0abc",
+	  "sg\\-0abc (web)" },
+	{ "hostile url", SG_ID, "https://a.example/)[x](y)" SG_ID,
+	  "sg\\-0123456789abcdef0 (web)" },
+	{ "other id", SG_ID, SG_URL "1", "sg\\-0123456789abcdef0 (web)" },
+	{ "http", SG_ID, "http://a.example/" SG_ID,
+	  "sg\\-0123456789abcdef0 (web)" },
+};
+
+static void
+test_group_link(const struct link_case *c)
+{
+	json_object *alert = parse(sg_alert_json), *payload, *group;
+	size_t used;
+
+	group = json_object_array_get_idx(member(alert, "security_groups"), 0);
+	set_str(group, "id", c->id);
+	if (c->url != NULL)
+		set_str(group, "console_url", c->url);
+	payload = build_one(alert, &used);
+	is_str(field_value(embed_at(payload, 0), "Security group"), c->want,
+	       "group link %s", c->name);
+	json_object_put(payload);
+	json_object_put(alert);
+}
+
+static void
+test_group_links(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(link_cases) / sizeof(link_cases[0]); i++)
+		test_group_link(&link_cases[i]);
+}
+
+/* Fifty linked groups: whole lines only, then a count of the rest. */
+static void
+test_many_group_links(void)
+{
+	json_object *alert = parse(sg_alert_json), *groups, *group, *payload;
+	const char *value;
+	size_t i, used;
+
+	groups = json_object_new_array();
+	for (i = 0; i < 50; i++) {
+		group = json_object_new_object();
+		set_str(group, "id", SG_ID);
+		set_str(group, "console_url", SG_URL);
+		json_object_array_add(groups, group);
+	}
+	json_object_object_add(alert, "security_groups", groups);
+	payload = build_one(alert, &used);
+	check_limits(payload, "many links");
+	value = field_value(embed_at(payload, 0), "Security groups");
+	ok(value != NULL && length_of(value) <= 512,
+	   "many links: value within cap");
+	ok(value != NULL && contains(value, "\n\xE2\x80\xA6 and "),
+	   "many links: rest counted");
+	ok(value != NULL && contains(value, SG_URL ")\n\xE2\x80\xA6"),
+	   "many links: last link whole");
+	json_object_put(payload);
+	json_object_put(alert);
+}
+
+static void
+test_how_and_root(void)
+{
+	json_object *alert = parse(sg_alert_json), *payload, *event, *actor;
+	json_object *fields, *how = NULL;
+	size_t i, used;
+
+	event = member(alert, "event");
+	actor = member(event, "actor");
+	set_str(event, "access_text", "AWS CLI");
+	json_object_object_add(actor, "root", json_object_new_boolean(1));
+	payload = build_one(alert, &used);
+	is_str(field_value(embed_at(payload, 0), "How"), "AWS CLI",
+	       "how: value");
+	fields = member(embed_at(payload, 0), "fields");
+	for (i = 0; i < array_length(fields); i++)
+		if (strcmp(member_str(json_object_array_get_idx(fields, i),
+				      "name"), "How") == 0)
+			how = json_object_array_get_idx(fields, i);
+	ok(how != NULL && json_object_get_boolean(member(how, "inline")),
+	   "how: inline");
+	is_str(field_value(embed_at(payload, 0), "Who"),
+	       "**root (account owner)**\n"
+	       "arn:aws:iam::444455556666:user/alice", "root: who");
+	json_object_put(payload);
+	json_object_put(alert);
+}
+
 /* ---- packing ---- */
 
 static void
@@ -751,6 +860,9 @@ main(void)
 	test_escape_growth();
 	test_hostile_values();
 	test_odd_alerts();
+	test_group_links();
+	test_many_group_links();
+	test_how_and_root();
 	test_pack_small();
 	test_pack_ten();
 	test_pack_drain();

@@ -10,6 +10,7 @@
 
 #include "snsrelay/alert.h"
 #include "snsrelay/buf.h"
+#include "snsrelay/discord.h"
 #include "snsrelay/slack.h"
 #include "snsrelay/teams.h"
 #include "snsrelay/text.h"
@@ -356,6 +357,24 @@ list_fixtures(const char *dir, char **names)
 	return n;
 }
 
+/* The Discord payload and the generic one (the alert document itself)
+ * of the same alert, compared with their golden files. */
+static void
+check_discord_generic(json_object *alert, const char *name)
+{
+	json_object *discord = NULL;
+	size_t used = 0;
+
+	if (alert == NULL)
+		return;
+	discord = discord_build_payload(&alert, 1, &used);
+	ok(discord != NULL && used == 1, "%s: discord payload built", name);
+	if (discord != NULL)
+		check_golden(discord, "discord", name);
+	check_golden(alert, "generic", name);
+	json_object_put(discord);
+}
+
 static void
 check_alert(json_object *alert, const char *name)
 {
@@ -388,6 +407,7 @@ test_fixtures(const char *dir)
 		message = read_file(path);
 		alert = message != NULL ? alert_of_message(message) : NULL;
 		check_alert(alert, names[i]);
+		check_discord_generic(alert, names[i]);
 		json_object_put(alert);
 		free(message);
 		free(names[i]);
@@ -448,13 +468,149 @@ test_slack_escape(void)
 	free(got);
 }
 
-/* ---- hostile alerts ---- */
+/* ---- links, access and root ---- */
 
 static void
 add_string(json_object *obj, const char *key, const char *value)
 {
 	json_object_object_add(obj, key, json_object_new_string(value));
 }
+
+#define SG_ID		"sg-0123456789abcdef0"
+#define SG_URL \
+	"https://eu-central-1.console.aws.amazon.com/ec2/home" \
+	"?region=eu-central-1#SecurityGroup:groupId=" SG_ID
+
+struct link_case {
+	const char *name;
+	const char *id;
+	const char *url;	/* NULL: absent */
+	const char *slack;	/* the Slack field text */
+	const char *teams;	/* the Teams fact value */
+};
+
+static const struct link_case link_cases[] = {
+	{ "link", SG_ID, SG_URL, "*Security group*\n<" SG_URL "|" SG_ID
+	  "> (web)", "[" SG_ID "](" SG_URL ") (web)" },
+	{ "no url", SG_ID, NULL, "*Security group*\n" SG_ID " (web)",
+	  SG_ID " (web)" },
+	{ "bad id", "sg-0abc", "https://x.example/sg-0abc",
+	  "*Security group*\nsg-0abc (web)", "sg-0abc (web)" },
+	{ "hostile url", SG_ID, "https://a.example/|<!here>)[x](y)" SG_ID,
+	  "*Security group*\n" SG_ID " (web)", SG_ID " (web)" },
+};
+
+static json_object *
+link_alert(const char *id, const char *url)
+{
+	json_object *alert = json_object_new_object();
+	json_object *event = json_object_new_object();
+	json_object *actor = json_object_new_object();
+	json_object *groups = json_object_new_array();
+	json_object *group = json_object_new_object();
+
+	add_string(alert, "kind", "security_group_change");
+	add_string(alert, "severity", "high");
+	add_string(alert, "title", "t");
+	add_string(event, "name", "AuthorizeSecurityGroupIngress");
+	add_string(event, "access_text", "Terraform");
+	add_string(actor, "name", "root");
+	add_string(actor, "type", "Root");
+	json_object_object_add(actor, "root", json_object_new_boolean(1));
+	json_object_object_add(event, "actor", actor);
+	json_object_object_add(alert, "event", event);
+	add_string(group, "id", id);
+	add_string(group, "name", "web");
+	if (url != NULL)
+		add_string(group, "console_url", url);
+	json_object_array_add(groups, group);
+	json_object_object_add(alert, "security_groups", groups);
+	return alert;
+}
+
+/* Text of the Slack field whose text starts with "*name*". */
+static const char *
+slack_field(json_object *payload, const char *name)
+{
+	json_object *blocks = member(payload, "blocks"), *fields;
+	const char *text;
+	char head[64];
+	size_t i, k;
+
+	snprintf(head, sizeof(head), "*%s*\n", name);
+	for (i = 0; i < array_length(blocks); i++) {
+		fields = member(json_object_array_get_idx(blocks, i), "fields");
+		for (k = 0; k < array_length(fields); k++) {
+			text = json_object_get_string(member(
+				json_object_array_get_idx(fields, k), "text"));
+			if (text != NULL && strncmp(text, head,
+						    strlen(head)) == 0)
+				return text;
+		}
+	}
+	return NULL;
+}
+
+/* Value of the Teams fact with this title. */
+static const char *
+teams_fact(json_object *payload, const char *title)
+{
+	json_object *card = member(json_object_array_get_idx(member(payload,
+		"attachments"), 0), "content");
+	json_object *body = member(card, "body"), *facts, *fact;
+	size_t i, k;
+
+	for (i = 0; i < array_length(body); i++) {
+		facts = member(json_object_array_get_idx(body, i), "facts");
+		for (k = 0; k < array_length(facts); k++) {
+			fact = json_object_array_get_idx(facts, k);
+			if (strcmp(json_object_get_string(member(fact,
+				   "title")), title) == 0)
+				return json_object_get_string(member(fact,
+								     "value"));
+		}
+	}
+	return NULL;
+}
+
+static void
+test_link_case(const struct link_case *c)
+{
+	json_object *alert = link_alert(c->id, c->url);
+	json_object *slack = slack_build_payload(alert);
+	json_object *teams = teams_build_payload(alert);
+
+	is_str(slack_field(slack, "Security group"), c->slack,
+	       "slack link %s", c->name);
+	is_str(teams_fact(teams, "Security group"), c->teams,
+	       "teams link %s", c->name);
+	json_object_put(slack);
+	json_object_put(teams);
+	json_object_put(alert);
+}
+
+static void
+test_links_how_root(void)
+{
+	json_object *alert = link_alert(SG_ID, SG_URL);
+	json_object *slack = slack_build_payload(alert);
+	json_object *teams = teams_build_payload(alert);
+	size_t i;
+
+	for (i = 0; i < sizeof(link_cases) / sizeof(link_cases[0]); i++)
+		test_link_case(&link_cases[i]);
+	is_str(slack_field(slack, "How"), "*How*\nTerraform", "slack how");
+	is_str(teams_fact(teams, "How"), "Terraform", "teams how");
+	is_str(slack_field(slack, "Who"), "*Who*\n*root (account owner)*",
+	       "slack root");
+	is_str(teams_fact(teams, "Who"), "**root (account owner)**",
+	       "teams root");
+	json_object_put(slack);
+	json_object_put(teams);
+	json_object_put(alert);
+}
+
+/* ---- hostile alerts ---- */
 
 static json_object *
 hostile_rule(const char *text, size_t i)
@@ -511,6 +667,7 @@ hostile_alert(size_t rule_count)
 	json_object_object_add(alert, "event", event);
 	add_string(group, "id", "sg-1");
 	add_string(group, "name", big);
+	add_string(group, "console_url", big);
 	json_object_array_add(groups, group);
 	json_object_object_add(alert, "security_groups", groups);
 	for (i = 0; i < rule_count; i++)
@@ -622,6 +779,7 @@ main(void)
 	test_fixtures(dir);
 	test_other_kinds();
 	test_slack_escape();
+	test_links_how_root();
 	test_hostile(0, "hostile no rules");
 	test_hostile(1, "hostile one rule");
 	test_hostile(500, "hostile 500 rules");
