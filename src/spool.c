@@ -816,7 +816,7 @@ spool_writer_main(void *arg)
 	struct spool_request *batch;
 	bool reconnect;
 
-	/* Before the first batch, so that a restart forgets expired
+	/* Before the first batch, so that a restart drops expired
 	 * alerts before it checks any alert_id against them. */
 	spool_housekeep(s);
 	pthread_mutex_lock(&s->lock);
@@ -1104,7 +1104,7 @@ spool_insert_request(sqlite3 *db, sqlite3_stmt *alert_st,
 
 /* Stores every request of batch in one transaction.  Returns the SQLite
  * result.  On failure nothing is stored, e contains the reason, and
- * *lost tells whether the connection should be opened again. */
+ * *lost is set when the connection must be opened again. */
 static int
 spool_commit_batch(struct spool *s, struct spool_request *batch,
 		   bool *lost, struct err *e)

@@ -46,7 +46,7 @@ enum delivery_outcome {
 	DELIVERY_GONE,		/* 404: the webhook no longer exists */
 };
 
-/* What one send did, with the receiver's rate-limit headers. */
+/* Outcome of one send, with the receiver's rate-limit headers. */
 struct delivery_result {
 	enum delivery_outcome outcome;
 	long status;			/* HTTP status; 0 when none came */
@@ -66,14 +66,14 @@ struct delivery_result {
  * request, waiting at most the configured delivery timeout.  A Discord
  * destination packs as many leading alerts as fit in one message (10
  * embeds, 6000 characters); other destinations send the first alert
- * only.  result->sent tells how many were sent.
+ * only.  result->sent is the number sent.
  */
 void delivery_send_batch(struct delivery *d, size_t i,
 			 json_object *const *alerts, size_t count,
 			 struct delivery_result *result);
 
 /*
- * Sends one alert to destination i.  Returns RESULT_OK on a 2xx answer,
+ * Sends one alert to destination i.  Returns RESULT_OK on a 2xx response,
  * RESULT_RETRY for transport errors, 429 and 5xx, and RESULT_REJECT for
  * other statuses (code "delivery_rejected").
  */
