@@ -705,8 +705,10 @@ alert_build_sg(const struct sns_message *msg, json_object *event,
 	err_clear(&e);
 	if (parts == NULL)
 		return NULL;
-	if (sg_event_fill_alert(event, parts, opts != NULL ?
-				opts->timezone : NULL, &e) != 0) {
+	if (sg_event_fill_alert(event, parts,
+				opts != NULL ? opts->timezone : NULL,
+				opts != NULL ? opts->severity : NULL,
+				&e) != 0) {
 		alert_log_fallback(msg, &e);
 		json_object_put(parts);
 		return NULL;

@@ -25,6 +25,7 @@
 #include "snsrelay/filter.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
+#include "snsrelay/severity.h"
 #include "snsrelay/topics.h"
 
 /* Bounds of the configuration file syntax and of the values in it. */
@@ -53,6 +54,8 @@ enum option_type {
 	OPTION_TOPIC_LIST,	/* topics and topic_count */
 	OPTION_WEBHOOK_LIST,	/* webhooks and webhook_count */
 	OPTION_FILTER_LIST,	/* filters and filter_count */
+	OPTION_PORTS,		/* severity_table, its port ranges */
+	OPTION_LEVEL,		/* int, enum severity_level */
 };
 
 /* Extra rule on the text of a value.  Returns 0, or -1 with the reason
@@ -321,6 +324,62 @@ static const struct option_def config_options[] = {
 		.check = config_check_timezone,
 		.help = "IANA time zone for times shown in alerts, e.g. "
 			"Europe/Berlin.",
+	},
+	{
+		.name = "high_risk_ports",
+		.type = OPTION_PORTS,
+		.offset = OFFSET(severity),
+		.default_text = SEVERITY_DEFAULT_PORTS,
+		.help = "Ports and ranges (22,8000-8100) that make ingress "
+			"open to the internet severity_world_open_high_risk; "
+			"the default is the AWS Security Hub EC2.19 list.",
+	},
+	{
+		.name = "world_open_min_prefix",
+		.type = OPTION_UINT,
+		.offset = OFFSET(severity.world_open_min_prefix),
+		.default_text = "0",
+		.min = 0,
+		.max = 32,
+		.help = "An IPv4 CIDR with a shorter prefix (IPv6: 4 times "
+			"this) counts as open to the internet, like /0; 8 "
+			"catches 0.0.0.0/1.  0: only /0.",
+	},
+	{
+		.name = "severity_world_open_high_risk",
+		.type = OPTION_LEVEL,
+		.offset = OFFSET(severity.world_open_high_risk),
+		.default_text = "critical",
+		.help = "Ingress opened to the internet on all ports or a "
+			"port of high_risk_ports.",
+	},
+	{
+		.name = "severity_world_open",
+		.type = OPTION_LEVEL,
+		.offset = OFFSET(severity.world_open),
+		.default_text = "high",
+		.help = "Other ingress opened to the internet.",
+	},
+	{
+		.name = "severity_root",
+		.type = OPTION_LEVEL,
+		.offset = OFFSET(severity.root),
+		.default_text = "high",
+		.help = "Lowest level of any change by the root user.",
+	},
+	{
+		.name = "severity_change",
+		.type = OPTION_LEVEL,
+		.offset = OFFSET(severity.change),
+		.default_text = "medium",
+		.help = "Other changes, and group creations and deletions.",
+	},
+	{
+		.name = "severity_revoke",
+		.type = OPTION_LEVEL,
+		.offset = OFFSET(severity.revoke),
+		.default_text = "low",
+		.help = "Revocations, which only narrow access.",
 	},
 	{
 		.name = "log_level",
@@ -991,6 +1050,36 @@ config_set_listen(const struct option_def *opt, struct relay_config *cfg,
 }
 
 static int
+config_set_ports(const struct option_def *opt, struct relay_config *cfg,
+		 const char *value, struct buf *why)
+{
+	struct buf reason;
+	int rc = 0;
+
+	buf_init(&reason, CONFIG_PROBLEM_MAX / 2);
+	if (severity_parse_ports(FIELD(cfg, opt, struct severity_table),
+				 value, &reason) != 0)
+		rc = config_invalid(opt, value,
+				    reason.data ? reason.data : "rejected",
+				    why);
+	buf_free(&reason);
+	return rc;
+}
+
+static int
+config_set_level(const struct option_def *opt, struct relay_config *cfg,
+		 const char *value, struct buf *why)
+{
+	int level = severity_parse_level(value);
+
+	if (level < 0)
+		return config_invalid(opt, value, "expected info, low, "
+				      "medium, high or critical", why);
+	*FIELD(cfg, opt, int) = level;
+	return 0;
+}
+
+static int
 config_add_topic(const struct option_def *opt, struct relay_config *cfg,
 		 const char *value, struct buf *why)
 {
@@ -1442,6 +1531,10 @@ config_set(const struct option_def *opt, struct relay_config *cfg,
 		return config_add_webhook(opt, cfg, value, why);
 	case OPTION_FILTER_LIST:
 		return config_add_filter(opt, cfg, value, why);
+	case OPTION_PORTS:
+		return config_set_ports(opt, cfg, value, why);
+	case OPTION_LEVEL:
+		return config_set_level(opt, cfg, value, why);
 	}
 	buf_printf(why, "unsupported option type");
 	return -1;
@@ -2158,6 +2251,10 @@ config_type_text(const struct option_def *opt)
 	case OPTION_FILTER_LIST:
 		return "DESTINATION [min_severity=LEVEL] [events=GLOB,...], "
 		       "repeatable";
+	case OPTION_PORTS:
+		return "PORT or FROM-TO, comma-separated";
+	case OPTION_LEVEL:
+		return "info|low|medium|high|critical";
 	}
 	return "value";
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "snsrelay/buf.h"
+#include "snsrelay/severity.h"
 #include "snsrelay/sg_event.h"
 #include "snsrelay/text.h"
 
@@ -29,18 +30,6 @@
 #define SG_GROUPS_MAX		50
 /* Rules quoted in the summary; the rules member lists all of them. */
 #define SG_SUMMARY_RULES	3
-
-enum sg_severity {
-	SG_SEV_INFO = 0,
-	SG_SEV_LOW,
-	SG_SEV_MEDIUM,
-	SG_SEV_HIGH,
-	SG_SEV_CRITICAL,
-};
-
-static const char *const sg_severity_names[] = {
-	"info", "low", "medium", "high", "critical",
-};
 
 /* The API calls snsrelay formats, with the words of their summary. */
 struct sg_call {
@@ -75,12 +64,13 @@ static const struct sg_call sg_calls[] = {
 	  "deleted", "tried to delete", NULL },
 };
 
-/* EC2.19 ("Security groups should not allow unrestricted access to ports
- * with high risk", AWS Security Hub, critical): ports that make a
- * world-open ingress rule critical. */
-static const int sg_high_risk_ports[] = {
-	20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306,
-	3389, 4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300,
+/* Risk class of an added rule, in increasing order.  The high-risk
+ * ports (by default those of Security Hub EC2.19) come from the severity
+ * table. */
+enum sg_risk {
+	SG_RISK_NONE = 0,
+	SG_RISK_WORLD_OPEN,		/* ingress open to the internet */
+	SG_RISK_WORLD_OPEN_HIGH_RISK,	/* ... on all or a high-risk port */
 };
 
 struct sg_icmp_name {
@@ -115,7 +105,8 @@ struct sg_ctx {
 	json_object *event;	/* members of the alert being built */
 	json_object *groups;
 	json_object *rules;
-	enum sg_severity rule_risk;	/* highest risk of an added rule */
+	const struct severity_table *table;
+	enum sg_risk rule_risk;		/* highest risk of an added rule */
 	bool risk_unknown_direction;
 };
 
@@ -933,10 +924,13 @@ sg_spec_read_ports(struct sg_ctx *c, json_object *obj, struct sg_rule_spec *r)
 
 /* ---- rules: wording and risk ---- */
 
+/* True for a CIDR peer whose prefix is short enough to count as the
+ * whole internet: /0, or shorter than world_open_min_prefix. */
 static bool
-sg_peer_is_world(const struct sg_rule_spec *r)
+sg_peer_is_world(const struct severity_table *t, const struct sg_rule_spec *r)
 {
 	const char *s, *slash;
+	unsigned prefix = 0;
 
 	if (r->peer == NULL || strncmp(r->peer_kind, "cidr", 4) != 0)
 		return false;
@@ -944,9 +938,13 @@ sg_peer_is_world(const struct sg_rule_spec *r)
 	slash = strrchr(s, '/');
 	if (slash == NULL || slash[1] == '\0')
 		return false;
-	for (slash++; *slash == '0'; slash++)
-		;
-	return *slash == '\0';
+	for (slash++; *slash >= '0' && *slash <= '9'; slash++)
+		if (prefix < 1000)
+			prefix = prefix * 10 + (unsigned)(*slash - '0');
+	if (*slash != '\0')
+		return false;
+	return severity_prefix_is_world(t, prefix,
+					strcmp(r->peer_kind, "cidr_ipv6") == 0);
 }
 
 static bool
@@ -959,40 +957,41 @@ sg_ports_are_all(const struct sg_rule_spec *r)
 }
 
 static bool
-sg_ports_high_risk(const struct sg_rule_spec *r)
+sg_ports_high_risk(const struct severity_table *t,
+		   const struct sg_rule_spec *r)
 {
-	size_t i;
+	int from = r->from_port < 0 ? 0 : r->from_port;
+	int to = r->to_port > 65535 ? 65535 : r->to_port;
 
 	if (sg_ports_are_all(r))
 		return true;
-	for (i = 0; i < sizeof(sg_high_risk_ports) / sizeof(int); i++)
-		if (sg_high_risk_ports[i] >= r->from_port &&
-		    sg_high_risk_ports[i] <= r->to_port)
-			return true;
-	return false;
+	if (from > to)
+		return false;
+	return severity_ports_high_risk(t, (unsigned)from, (unsigned)to);
 }
 
-/* Risk of one rule: critical or high for ingress opened to the internet.
- * A rule of unknown direction (ModifySecurityGroupRules) counts as
- * ingress, because its request carries no direction. */
-static enum sg_severity
-sg_rule_risk(const struct sg_rule_spec *r)
+/* Risk of one rule: ingress opened to the internet, on all or a
+ * high-risk port or on others.  A rule of unknown direction
+ * (ModifySecurityGroupRules) counts as ingress, because its request
+ * carries no direction. */
+static enum sg_risk
+sg_rule_risk(const struct severity_table *t, const struct sg_rule_spec *r)
 {
 	bool ported;
 
 	if (strcmp(r->change, "added") != 0 &&
 	    strcmp(r->change, "modified") != 0)
-		return SG_SEV_INFO;
+		return SG_RISK_NONE;
 	if ((r->direction != NULL && strcmp(r->direction, "ingress") != 0) ||
-	    !sg_peer_is_world(r))
-		return SG_SEV_INFO;
+	    !sg_peer_is_world(t, r))
+		return SG_RISK_NONE;
 	if (r->protocol[0] == '\0' || strcmp(r->protocol, "all") == 0)
-		return SG_SEV_CRITICAL;
+		return SG_RISK_WORLD_OPEN_HIGH_RISK;
 	ported = strcmp(r->protocol, "tcp") == 0 ||
 		 strcmp(r->protocol, "udp") == 0;
-	if (ported && sg_ports_high_risk(r))
-		return SG_SEV_CRITICAL;
-	return SG_SEV_HIGH;
+	if (ported && sg_ports_high_risk(t, r))
+		return SG_RISK_WORLD_OPEN_HIGH_RISK;
+	return SG_RISK_WORLD_OPEN;
 }
 
 static const char *
@@ -1135,7 +1134,7 @@ static void
 sg_rule_add(struct sg_ctx *c, struct sg_rule_spec *r)
 {
 	json_object *rule = NULL;
-	enum sg_severity risk;
+	enum sg_risk risk;
 	char *text = NULL;
 
 	if (c->failed || (rule = json_object_new_object()) == NULL ||
@@ -1146,10 +1145,10 @@ sg_rule_add(struct sg_ctx *c, struct sg_rule_spec *r)
 		sg_spec_release(r);
 		return;
 	}
-	risk = sg_rule_risk(r);
+	risk = sg_rule_risk(c->table, r);
 	if (risk > c->rule_risk)
 		c->rule_risk = risk;
-	if (risk >= SG_SEV_HIGH && r->direction == NULL)
+	if (risk != SG_RISK_NONE && r->direction == NULL)
 		c->risk_unknown_direction = true;
 	sg_add(c, rule, "direction", sg_new_string(c, r->direction));
 	sg_add(c, rule, "change", sg_new_string(c, r->change));
@@ -1163,7 +1162,7 @@ sg_rule_add(struct sg_ctx *c, struct sg_rule_spec *r)
 						   r->peer_kind : NULL));
 	sg_add(c, rule, "peer_account", sg_ref(r->peer_account));
 	sg_add(c, rule, "open_to_internet",
-	       json_object_new_boolean(sg_peer_is_world(r)));
+	       json_object_new_boolean(sg_peer_is_world(c->table, r)));
 	sg_add(c, rule, "description", sg_ref(r->description));
 	text = sg_rule_text(r);
 	if (text == NULL)
@@ -1417,19 +1416,31 @@ sg_fill_rules(struct sg_ctx *c, json_object *request)
 
 /* ---- verdict: severity, title, summary ---- */
 
-static enum sg_severity
+static int
+sg_level_max(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/* The level of the severity table's rule class; a failed call is high
+ * when it would have been critical and medium otherwise. */
+static int
 sg_severity_of(struct sg_ctx *c, bool root, bool failed)
 {
-	enum sg_severity sev = SG_SEV_MEDIUM;
+	const struct severity_table *t = c->table;
+	int sev = t->change;
 
 	if (c->call->change != NULL && strcmp(c->call->change, "removed") == 0)
-		sev = SG_SEV_LOW;
-	if (c->rule_risk > sev)
-		sev = c->rule_risk;
-	if (root && sev < SG_SEV_HIGH)
-		sev = SG_SEV_HIGH;
+		sev = t->revoke;
+	if (c->rule_risk == SG_RISK_WORLD_OPEN)
+		sev = sg_level_max(sev, t->world_open);
+	if (c->rule_risk == SG_RISK_WORLD_OPEN_HIGH_RISK)
+		sev = sg_level_max(sev, t->world_open_high_risk);
+	if (root)
+		sev = sg_level_max(sev, t->root);
 	if (failed)
-		sev = sev == SG_SEV_CRITICAL ? SG_SEV_HIGH : SG_SEV_MEDIUM;
+		sev = sev == SEVERITY_CRITICAL ? SEVERITY_HIGH :
+		      SEVERITY_MEDIUM;
 	return sev;
 }
 
@@ -1472,7 +1483,7 @@ sg_title_write(struct sg_ctx *c, struct buf *b, bool root)
 		rc = buf_printf(b, "%s attempt: %s on ",
 				sg_error_is_denial(error) ? "Denied" : "Failed",
 				c->call->name);
-	else if (c->rule_risk >= SG_SEV_HIGH)
+	else if (c->rule_risk != SG_RISK_NONE)
 		rc = buf_printf(b, "Security group %s opened to the internet: ",
 				c->risk_unknown_direction ? "rule" : "ingress");
 	else
@@ -1591,7 +1602,7 @@ sg_fill_verdict(struct sg_ctx *c, json_object *alert)
 	int rc;
 
 	sg_add(c, alert, "severity", sg_new_string(c,
-		sg_severity_names[sg_severity_of(c, root, failed)]));
+		severity_level_name(sg_severity_of(c, root, failed))));
 	buf_init(&b, 16 * SG_LONG_MAX);
 	rc = sg_title_write(c, &b, root);
 	sg_put_built(c, alert, "title", &b, rc, SG_TITLE_MAX);
@@ -1629,7 +1640,8 @@ sg_check_rules_found(struct sg_ctx *c)
 
 int
 sg_event_fill_alert(json_object *event, json_object *alert,
-		    const char *timezone, struct err *e)
+		    const char *timezone,
+		    const struct severity_table *severity, struct err *e)
 {
 	struct sg_ctx c;
 	json_object *request, *response;
@@ -1638,6 +1650,7 @@ sg_event_fill_alert(json_object *event, json_object *alert,
 	(void)timezone;
 	memset(&c, 0, sizeof(c));
 	c.e = e;
+	c.table = severity != NULL ? severity : severity_default();
 	if (!sg_event_matches(event)) {
 		err_set(e, "sg_event_shape", "not a CloudTrail record of a "
 			"security-group call");

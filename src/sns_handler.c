@@ -246,7 +246,10 @@ static void
 handle_notification(struct relay *relay, const struct sns_request *req,
 		    const struct sns_message *msg, struct sns_response *resp)
 {
-	struct alert_options opts = { .timezone = relay->cfg->timezone };
+	struct alert_options opts = {
+		.timezone = relay->cfg->timezone,
+		.severity = &relay->cfg->severity,
+	};
 	json_object *alert = alert_from_notification(msg, &opts, relay->now());
 
 	store_alert(relay, req, alert, "notification_stored", LOG_INFO, resp);
@@ -257,7 +260,10 @@ static void
 handle_unsubscribe(struct relay *relay, const struct sns_request *req,
 		   const struct sns_message *msg, struct sns_response *resp)
 {
-	struct alert_options opts = { .timezone = relay->cfg->timezone };
+	struct alert_options opts = {
+		.timezone = relay->cfg->timezone,
+		.severity = &relay->cfg->severity,
+	};
 	json_object *alert = alert_from_unsubscribe(msg, &opts, relay->now());
 
 	/* Never visit this message's SubscribeURL: it would subscribe the

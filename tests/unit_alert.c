@@ -11,6 +11,7 @@
 
 #include "snsrelay/alert.h"
 #include "snsrelay/buf.h"
+#include "snsrelay/severity.h"
 #include "snsrelay/text.h"
 
 #include "tap.h"
@@ -1925,6 +1926,152 @@ test_local_time(void)
 	json_object_put(event);
 }
 
+/* ---- a configured severity table ---- */
+
+struct table_case {
+	const char *name;
+	const char *call;
+	const char *permissions;	/* ipPermissions JSON, NULL: template */
+	const char *ports;		/* high_risk_ports, NULL: default */
+	unsigned min_prefix;
+	int change;			/* severity_change */
+	const char *severity;		/* with the custom table */
+	const char *default_severity;	/* with the built-in table */
+	bool open;			/* rules.0.open_to_internet */
+};
+
+#define PERM_V4(proto, from, to, cidr) \
+	"{\"items\":[{\"ipProtocol\":\"" proto "\",\"fromPort\":" from \
+	",\"toPort\":" to ",\"ipRanges\":{\"items\":[{\"cidrIp\":\"" \
+	cidr "\"}]}}]}"
+#define PERM_V6(proto, from, to, cidr) \
+	"{\"items\":[{\"ipProtocol\":\"" proto "\",\"fromPort\":" from \
+	",\"toPort\":" to ",\"ipv6Ranges\":{\"items\":[{\"cidrIpv6\":\"" \
+	cidr "\"}]}}]}"
+
+static const struct table_case table_cases[] = {
+	{ "8443 high risk", "AuthorizeSecurityGroupIngress",
+	  PERM_V4("tcp", "8443", "8443", "0.0.0.0/0"), "22,8443", 0,
+	  SEVERITY_MEDIUM, "critical", "high", true },
+	{ "22 dropped", "AuthorizeSecurityGroupIngress",
+	  PERM_V4("tcp", "22", "22", "0.0.0.0/0"), "8443", 0,
+	  SEVERITY_MEDIUM, "high", "critical", true },
+	{ "range overlap", "AuthorizeSecurityGroupIngress",
+	  PERM_V4("tcp", "8000", "8100", "0.0.0.0/0"), "8050-9000", 0,
+	  SEVERITY_MEDIUM, "critical", "critical", true },
+	{ "range apart", "AuthorizeSecurityGroupIngress",
+	  PERM_V4("udp", "7000", "7999", "::/0"), "8000-8100", 0,
+	  SEVERITY_MEDIUM, "high", "high", true },
+	{ "delete raised", "DeleteSecurityGroup", NULL, NULL, 0,
+	  SEVERITY_HIGH, "high", "medium", false },
+	{ "slash 1 min 8", "AuthorizeSecurityGroupIngress",
+	  PERM_V4("tcp", "22", "22", "0.0.0.0/1"), NULL, 8,
+	  SEVERITY_MEDIUM, "critical", "medium", true },
+	{ "128 slash 1 min 8", "AuthorizeSecurityGroupIngress",
+	  PERM_V4("tcp", "443", "443", "128.0.0.0/1"), NULL, 8,
+	  SEVERITY_MEDIUM, "high", "medium", true },
+	{ "slash 8 min 8", "AuthorizeSecurityGroupIngress",
+	  PERM_V4("tcp", "22", "22", "10.0.0.0/8"), NULL, 8,
+	  SEVERITY_MEDIUM, "medium", "medium", false },
+	{ "v6 slash 31 min 8", "AuthorizeSecurityGroupIngress",
+	  PERM_V6("tcp", "22", "22", "2000::/31"), NULL, 8,
+	  SEVERITY_MEDIUM, "critical", "medium", true },
+	{ "v6 slash 32 min 8", "AuthorizeSecurityGroupIngress",
+	  PERM_V6("tcp", "22", "22", "2000::/32"), NULL, 8,
+	  SEVERITY_MEDIUM, "medium", "medium", false },
+};
+
+/* The alert of event built with opts. */
+static json_object *
+alert_of_event_with(json_object *event, const struct alert_options *opts)
+{
+	const char *text = json_object_to_json_string_ext(event,
+		JSON_C_TO_STRING_PLAIN);
+	struct sns_message m;
+	json_object *alert;
+
+	msg_init(&m, text, strlen(text), NULL);
+	alert = alert_from_notification(&m, opts, RECEIVED_AT);
+	msg_free(&m);
+	return alert;
+}
+
+static void
+table_case_run(const struct table_case *c)
+{
+	struct severity_table table = *severity_default();
+	struct alert_options opts = { .severity = &table };
+	json_object *event = event_new(c->call), *alert;
+	struct buf why;
+
+	buf_init(&why, 1024);
+	if (c->ports != NULL && severity_parse_ports(&table, c->ports,
+						     &why) != 0)
+		diag("bad ports in test: %s", why.data);
+	buf_free(&why);
+	table.world_open_min_prefix = c->min_prefix;
+	table.change = c->change;
+	if (c->permissions != NULL)
+		set_path(event, "detail.requestParameters.ipPermissions",
+			 c->permissions);
+	alert = alert_of_event_with(event, &opts);
+	is_str(path_str(alert, "severity"), c->severity, "table %s: severity",
+	       c->name);
+	if (c->permissions != NULL)
+		ok(json_object_get_boolean(path_get(alert,
+			"rules.0.open_to_internet")) == c->open,
+		   "table %s: open_to_internet", c->name);
+	json_object_put(alert);
+	alert = alert_of_event(event);
+	is_str(path_str(alert, "severity"), c->default_severity,
+	       "table %s: default severity", c->name);
+	json_object_put(alert);
+	json_object_put(event);
+}
+
+/* Each level of the table reaches the alert. */
+static void
+test_table_levels(void)
+{
+	struct severity_table table = *severity_default();
+	struct alert_options opts = { .severity = &table };
+	json_object *event = event_new("RevokeSecurityGroupIngress"), *alert;
+
+	table.revoke = SEVERITY_INFO;
+	alert = alert_of_event_with(event, &opts);
+	is_str(path_str(alert, "severity"), "info", "table revoke: info");
+	json_object_put(alert);
+
+	set_path(event, "detail.userIdentity",
+		 "{\"type\":\"Root\",\"arn\":\"arn:aws:iam::1:root\"}");
+	table.root = SEVERITY_CRITICAL;
+	alert = alert_of_event_with(event, &opts);
+	is_str(path_str(alert, "severity"), "critical", "table root: critical");
+	json_object_put(alert);
+	json_object_put(event);
+
+	event = event_new("AuthorizeSecurityGroupIngress");
+	table = *severity_default();
+	table.world_open_high_risk = SEVERITY_LOW;
+	alert = alert_of_event_with(event, &opts);
+	is_str(path_str(alert, "severity"), "medium",
+	       "table high risk below change: change wins");
+	ok(has_prefix(path_str(alert, "title"), "Security group ingress "
+		      "opened to the internet"), "table high risk: title");
+	json_object_put(alert);
+	json_object_put(event);
+}
+
+static void
+test_severity_table(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(table_cases) / sizeof(*table_cases); i++)
+		table_case_run(&table_cases[i]);
+	test_table_levels();
+}
+
 int
 main(void)
 {
@@ -1971,5 +2118,6 @@ main(void)
 	test_long_text();
 	test_unsubscribe();
 	test_local_time();
+	test_severity_table();
 	return tap_done();
 }

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "snsrelay/config.h"
+#include "snsrelay/severity.h"
 #include "tap.h"
 
 #define TOPIC_A "arn:aws:sns:us-east-1:123456789012:security-alerts"
@@ -101,6 +102,8 @@ test_defaults(void)
 	is_str(cfg.log_level, "info", "defaults log_level");
 	is_str(cfg.log_format, "logfmt", "defaults log_format");
 	is_str(cfg.spool_path, "data/spool.db", "defaults spool_path");
+	ok(memcmp(&cfg.severity, severity_default(),
+		  sizeof(cfg.severity)) == 0, "defaults severity table");
 	is_int(config_validate(&cfg, "defaults", &report), 0,
 	       "defaults validate");
 	config_report_free(&report);
@@ -419,6 +422,35 @@ static const struct bad_case bad_cases[] = {
 	  "\"min_severity=high\" repeats a setting of filter pager" },
 	{ "filter = pager events=A* events=B*", "F:1: \"events=B*\" repeats "
 	  "a setting of filter pager" },
+	{ "high_risk_ports = ", "F:1: invalid value \"\" for high_risk_ports: "
+	  "empty list: expected ports and ranges separated by ',' such as "
+	  "22,3389,8000-8100" },
+	{ "high_risk_ports = 22,,23", "F:1: invalid value \"22,,23\" for "
+	  "high_risk_ports: empty entry: expected ports and ranges separated "
+	  "by ',' such as 22,3389,8000-8100" },
+	{ "high_risk_ports = 22,ssh", "F:1: invalid value \"22,ssh\" for "
+	  "high_risk_ports: \"ssh\" is not a port or range such as 22 or "
+	  "8000-8100" },
+	{ "high_risk_ports = 22, 23", "F:1: invalid value \"22, 23\" for "
+	  "high_risk_ports: \" 23\" is not a port or range such as 22 or "
+	  "8000-8100" },
+	{ "high_risk_ports = 70000", "F:1: invalid value \"70000\" for "
+	  "high_risk_ports: port in \"70000\" is out of range: expected 0 "
+	  "to 65535" },
+	{ "high_risk_ports = 8100-8000", "F:1: invalid value \"8100-8000\" "
+	  "for high_risk_ports: range \"8100-8000\" is reversed: write the "
+	  "lower port first" },
+	{ "severity_change = urgent", "F:1: invalid value \"urgent\" for "
+	  "severity_change: expected info, low, medium, high or critical" },
+	{ "severity_root = ", "F:1: invalid value \"\" for severity_root: "
+	  "expected info, low, medium, high or critical" },
+	{ "severity_world_open = High", "F:1: invalid value \"High\" for "
+	  "severity_world_open: expected info, low, medium, high or "
+	  "critical" },
+	{ "world_open_min_prefix = 33", "F:1: world_open_min_prefix = 33 is "
+	  "out of range: expected 0 to 32" },
+	{ "world_open_min_prefix = /8", "F:1: invalid value \"/8\" for "
+	  "world_open_min_prefix: expected a whole number" },
 };
 
 #define BAD_CASES (sizeof(bad_cases) / sizeof(*bad_cases))
@@ -666,6 +698,90 @@ clear_env(void)
 	unsetenv("SNSRELAY_TLS_CERT_FILE");
 	unsetenv("SNSRELAY_AUTO_CONFIRM");
 	unsetenv("SNSRELAY_REQUEST_TIMEOUT");
+	unsetenv("SNSRELAY_HIGH_RISK_PORTS");
+	unsetenv("SNSRELAY_SEVERITY_CHANGE");
+	unsetenv("SNSRELAY_WORLD_OPEN_MIN_PREFIX");
+}
+
+/* The severity options fill cfg->severity; defaults stay where no line
+ * sets them. */
+static void
+test_severity_lines(void)
+{
+	struct config_report report = { NULL, 0 };
+	struct relay_config cfg;
+	const struct severity_table *t = &cfg.severity;
+
+	is_int(load_text("high_risk_ports = \"22, 8443\"\n", &cfg, &report),
+	       1, "severity quoted blank rejected");
+	config_report_free(&report);
+	config_free(&cfg);
+
+	is_int(load_text("high_risk_ports = 22,8000-8100\n"
+			 "world_open_min_prefix = 8\n"
+			 "severity_world_open_high_risk = high\n"
+			 "severity_world_open = medium\n"
+			 "severity_root = critical\n"
+			 "severity_change = info\n"
+			 "severity_revoke = info\n", &cfg, &report), 0,
+	       "severity good lines");
+	is_int(t->range_count, 2, "severity port count");
+	is_int(t->ranges[1].from, 8000, "severity range from");
+	is_int(t->ranges[1].to, 8100, "severity range to");
+	is_int(t->world_open_min_prefix, 8, "severity min prefix");
+	is_int(t->world_open_high_risk, SEVERITY_HIGH,
+	       "severity world open high risk");
+	is_int(t->world_open, SEVERITY_MEDIUM, "severity world open");
+	is_int(t->root, SEVERITY_CRITICAL, "severity root");
+	is_int(t->change, SEVERITY_INFO, "severity change");
+	is_int(t->revoke, SEVERITY_INFO, "severity revoke");
+	config_report_free(&report);
+	config_free(&cfg);
+
+	is_int(load_text("high_risk_ports = 22\nhigh_risk_ports = 23\n",
+			 &cfg, &report), 1, "severity ports twice");
+	is_str(first_problem(&report, 0), "F:2: option \"high_risk_ports\" "
+	       "given twice (first on line 1)", "severity ports twice message");
+	config_report_free(&report);
+	config_free(&cfg);
+
+	is_int(load_text("severity_revoke = medium\n", &cfg, &report), 0,
+	       "severity one level");
+	is_int(t->range_count, severity_default()->range_count,
+	       "severity default ports kept");
+	is_int(t->change, SEVERITY_MEDIUM, "severity default change kept");
+	config_report_free(&report);
+	config_free(&cfg);
+}
+
+static void
+test_severity_env(void)
+{
+	struct config_report report = { NULL, 0 };
+	struct relay_config cfg;
+
+	clear_env();
+	load_text("high_risk_ports = 22\n", &cfg, &report);
+	setenv("SNSRELAY_HIGH_RISK_PORTS", " 443,8443 ", 1);
+	setenv("SNSRELAY_SEVERITY_CHANGE", "high", 1);
+	setenv("SNSRELAY_WORLD_OPEN_MIN_PREFIX", "8", 1);
+	is_int(config_load_env(&cfg, &report), 0, "severity env good");
+	is_int(cfg.severity.range_count, 2, "severity env ports replace");
+	is_int(cfg.severity.ranges[1].from, 8443, "severity env port");
+	is_int(cfg.severity.change, SEVERITY_HIGH, "severity env level");
+	is_int(cfg.severity.world_open_min_prefix, 8, "severity env prefix");
+	config_report_free(&report);
+
+	setenv("SNSRELAY_HIGH_RISK_PORTS", "9-1", 1);
+	is_int(config_load_env(&cfg, &report), 1, "severity env bad");
+	is_str(first_problem(&report, 0), "environment:SNSRELAY_HIGH_RISK_"
+	       "PORTS: invalid value \"9-1\" for high_risk_ports: range "
+	       "\"9-1\" is reversed: write the lower port first",
+	       "severity env bad message");
+	is_int(cfg.severity.range_count, 2, "severity env bad keeps ports");
+	config_report_free(&report);
+	config_free(&cfg);
+	clear_env();
 }
 
 static void
@@ -928,6 +1044,11 @@ test_print_options(void)
 	ok(strstr(text, "webhook (NAME URL [generic|discord|slack|teams], repeatable)") !=
 	   NULL, "print webhook type");
 	ok(strstr(text, "DISCORD_WEBHOOK_URL") != NULL, "print discord note");
+	ok(strstr(text, "high_risk_ports (PORT or FROM-TO, comma-separated)\n"
+		  "    default: " SEVERITY_DEFAULT_PORTS "\n") != NULL,
+	   "print high_risk_ports");
+	ok(strstr(text, "severity_root (info|low|medium|high|critical)\n"
+		  "    default: high\n") != NULL, "print severity_root");
 }
 
 int
@@ -951,6 +1072,8 @@ main(void)
 	test_filter_lines();
 	test_filter_validate();
 	test_filter_env();
+	test_severity_lines();
+	test_severity_env();
 	test_validate();
 	test_validate_lists();
 	test_topic_allowed();

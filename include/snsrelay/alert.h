@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "snsrelay/severity.h"
 #include "snsrelay/sns_message.h"
 
 #define ALERT_SCHEMA "snsrelay.alert/1"
@@ -19,6 +20,8 @@ struct alert_options {
 	/* IANA zone of "occurred_at_local"; NULL or "": no local time.
 	 * It must be the zone given to text_use_timezone. */
 	const char *timezone;
+	/* Levels of security-group alerts; NULL: the built-in table. */
+	const struct severity_table *severity;
 };
 
 /*

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "snsrelay/severity.h"
+
 /* The embedded default spool file; only its folder is created when
  * missing. */
 #define CONFIG_DEFAULT_SPOOL_PATH "data/spool.db"
@@ -84,6 +86,9 @@ struct relay_config {
 	size_t filter_count;
 	unsigned delivery_timeout_ms;
 	char *timezone;			/* IANA name for displayed times */
+	/* Levels of security-group alerts: high_risk_ports, severity_*,
+	 * world_open_min_prefix. */
+	struct severity_table severity;
 
 	/* Logging. */
 	char *log_level;

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "snsrelay/err.h"
+#include "snsrelay/severity.h"
 
 /* True when event is a CloudTrail record (EventBridge envelope) for one
  * of the security-group API calls snsrelay formats. */
@@ -20,9 +21,10 @@ bool sg_event_matches(json_object *event);
  * severity, event, security_groups, rules) to alert.  Returns 0, or -1
  * with the reason in e when the event's shape is not understood; alert
  * may then hold some members and the caller builds a generic alert
- * instead.
+ * instead.  severity is the table of levels; NULL: the built-in one.
  */
 int sg_event_fill_alert(json_object *event, json_object *alert,
-			const char *timezone, struct err *e);
+			const char *timezone,
+			const struct severity_table *severity, struct err *e);
 
 #endif
