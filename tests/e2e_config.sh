@@ -42,7 +42,11 @@ for opt in listen endpoint_path tls_cert_file tls_key_file max_body_bytes \
 	request_timeout topic max_message_age max_clock_skew cert_dir \
 	sns_host_pattern ca_file cert_cache_size cert_fetch_timeout \
 	auto_confirm confirm_timeout discord_webhook_url webhook \
-	delivery_timeout timezone log_level log_format spool_path; do
+	delivery_timeout timezone log_level log_format spool_path \
+	dedup_window delivery_max_age retry_min_delay retry_max_delay \
+	shutdown_grace filter high_risk_ports world_open_min_prefix \
+	severity_world_open_high_risk severity_world_open severity_root \
+	severity_change severity_revoke; do
 	tap_like "$RUN_OUT" "^$opt \(" "help-config lists $opt"
 	tap_ok "grep -Eq '^#?$opt = ' '$sample'" "sample shows $opt"
 done
