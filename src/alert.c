@@ -524,7 +524,7 @@ alert_alarm_severity(const char *state)
 
 static int
 alert_write_title(struct buf *b, json_object *obj, enum alert_format format,
-		  const char *topic)
+		  const char *topic, enum label_language lang)
 {
 	const char *api;
 
@@ -533,7 +533,8 @@ alert_write_title(struct buf *b, json_object *obj, enum alert_format format,
 				  alert_member_string(obj, "NewStateValue"),
 				  alert_member_string(obj, "AlarmName"));
 	if (format != ALERT_FORMAT_EVENTBRIDGE)
-		return buf_printf(b, "Notification on %s", topic);
+		return buf_printf(b, "%s%s",
+				  label(lang, LABEL_NOTIFICATION_ON), topic);
 	api = alert_member_string(alert_member_object(obj, "detail"),
 				  "eventName");
 	return buf_printf(b, "%s%s%s", alert_member_string(obj, "detail-type"),
@@ -587,7 +588,7 @@ alert_add_built(bool *nomem, json_object *obj, const char *key,
 static void
 alert_fill_generic_head(bool *nomem, json_object *parts,
 			const struct sns_message *msg, json_object *obj,
-			enum alert_format format)
+			enum alert_format format, enum label_language lang)
 {
 	char *topic = alert_topic_name(msg);
 	const char *state = alert_member_string(obj, "NewStateValue");
@@ -607,7 +608,7 @@ alert_fill_generic_head(bool *nomem, json_object *parts,
 					   msg->subject.len), ALERT_TITLE_MAX);
 	else
 		alert_add_built(nomem, parts, "title", &b,
-				alert_write_title(&b, obj, format, topic),
+				alert_write_title(&b, obj, format, topic, lang),
 				ALERT_TITLE_MAX);
 	buf_init(&b, 4 * ALERT_VALUE_MAX);
 	alert_add_built(nomem, parts, "summary", &b,
@@ -638,14 +639,14 @@ alert_generic_occurred(bool *nomem, const struct sns_message *msg,
 
 static json_object *
 alert_build_generic(const struct sns_message *msg, json_object *obj,
-		    time_t received_at)
+		    enum label_language lang, time_t received_at)
 {
 	enum alert_format format = alert_format_of(obj);
 	json_object *parts = json_object_new_object();
 	bool nomem = parts == NULL;
 	json_object *occurred;
 
-	alert_fill_generic_head(&nomem, parts, msg, obj, format);
+	alert_fill_generic_head(&nomem, parts, msg, obj, format, lang);
 	alert_add_text(&nomem, parts, "format", alert_format_names[format],
 		       ALERT_ID_MAX);
 	alert_add(&nomem, parts, "text",
@@ -661,6 +662,30 @@ alert_build_generic(const struct sns_message *msg, json_object *obj,
 }
 
 /* ---- security-group alerts ---- */
+
+static enum label_language
+alert_language(const struct alert_options *opts)
+{
+	return opts != NULL ? opts->language : LABEL_LANG_EN;
+}
+
+/* Adds "language" when it is not English.  Returns alert, or NULL after
+ * freeing it when memory is short. */
+static json_object *
+alert_add_language(json_object *alert, const struct alert_options *opts)
+{
+	bool nomem = false;
+
+	if (alert == NULL || alert_language(opts) == LABEL_LANG_EN)
+		return alert;
+	alert_add(&nomem, alert, "language", json_object_new_string(
+		label_language_name(alert_language(opts))));
+	if (nomem) {
+		json_object_put(alert);
+		return NULL;
+	}
+	return alert;
+}
 
 static void
 alert_log_fallback(const struct sns_message *msg, const struct err *e)
@@ -705,6 +730,12 @@ alert_build_sg(const struct sns_message *msg, json_object *event,
 	err_clear(&e);
 	if (parts == NULL)
 		return NULL;
+	if (alert_language(opts) != LABEL_LANG_EN &&
+	    json_object_object_add(parts, "language", json_object_new_string(
+		label_language_name(alert_language(opts)))) != 0) {
+		json_object_put(parts);
+		return NULL;
+	}
 	if (sg_event_fill_alert(event, parts,
 				opts != NULL ? opts->timezone : NULL,
 				opts != NULL ? opts->severity : NULL,
@@ -713,6 +744,7 @@ alert_build_sg(const struct sns_message *msg, json_object *event,
 		json_object_put(parts);
 		return NULL;
 	}
+	json_object_object_del(parts, "language");
 	return alert_assemble(msg, event, "security_group_change", parts,
 			      alert_sg_occurred(parts), received_at);
 }
@@ -759,9 +791,10 @@ alert_from_notification(const struct sns_message *msg,
 	if (event != NULL && sg_event_matches(event))
 		alert = alert_build_sg(msg, event, opts, received_at);
 	if (alert == NULL)
-		alert = alert_build_generic(msg, event, received_at);
+		alert = alert_build_generic(msg, event, alert_language(opts),
+					    received_at);
 	json_object_put(event);
-	return alert_add_local_time(alert, opts);
+	return alert_add_language(alert_add_local_time(alert, opts), opts);
 }
 
 /* ---- subscription ended ---- */
@@ -799,7 +832,8 @@ alert_from_unsubscribe(const struct sns_message *msg,
 	buf_init(&b, 4 * ALERT_VALUE_MAX);
 	alert_add_built(&nomem, parts, "title", &b,
 			topic == NULL ? -1 :
-			buf_printf(&b, "SNS subscription ended: %s", topic),
+			buf_printf(&b, "%s%s", label(alert_language(opts),
+				   LABEL_SUBSCRIPTION_ENDED), topic),
 			ALERT_TITLE_MAX);
 	buf_init(&b, 8 * ALERT_VALUE_MAX);
 	alert_add_built(&nomem, parts, "summary", &b,
@@ -811,6 +845,7 @@ alert_from_unsubscribe(const struct sns_message *msg,
 		json_object_put(occurred);
 		return NULL;
 	}
-	return alert_add_local_time(alert_assemble(msg, NULL,
-		"subscription_ended", parts, occurred, received_at), opts);
+	return alert_add_language(alert_add_local_time(alert_assemble(msg,
+		NULL, "subscription_ended", parts, occurred, received_at),
+		opts), opts);
 }

@@ -21,6 +21,7 @@
 
 #include "snsrelay/buf.h"
 #include "snsrelay/config.h"
+#include "snsrelay/labels.h"
 #include "snsrelay/err.h"
 #include "snsrelay/filter.h"
 #include "snsrelay/limits.h"
@@ -91,6 +92,7 @@ static int config_check_path(const char *value, struct buf *why);
 static int config_check_endpoint(const char *value, struct buf *why);
 static int config_check_url(const char *value, struct buf *why);
 static int config_check_timezone(const char *value, struct buf *why);
+static int config_check_language(const char *value, struct buf *why);
 static int config_check_host_pattern(const char *value, struct buf *why);
 
 static const char *const config_log_levels[] = {
@@ -324,6 +326,15 @@ static const struct option_def config_options[] = {
 		.check = config_check_timezone,
 		.help = "IANA time zone for times shown in alerts, e.g. "
 			"Europe/Berlin.",
+	},
+	{
+		.name = "language",
+		.type = OPTION_STRING,
+		.offset = OFFSET(language),
+		.default_text = "en",
+		.check = config_check_language,
+		.help = "Language of the words people read in Discord, Slack "
+			"and Teams alerts: en or ko (Korean).",
 	},
 	{
 		.name = "high_risk_ports",
@@ -675,6 +686,17 @@ config_zone_name_is_safe(const char *name)
 		if (!isalnum((unsigned char)*p) && strchr("/_+-", *p) == NULL)
 			return false;
 	return true;
+}
+
+static int
+config_check_language(const char *value, struct buf *why)
+{
+	enum label_language lang;
+
+	if (label_language_parse(value, &lang) == 0)
+		return 0;
+	buf_printf(why, "expected en or ko");
+	return -1;
 }
 
 static int

@@ -12,6 +12,7 @@
 #include "snsrelay/alert.h"
 #include "snsrelay/buf.h"
 #include "snsrelay/discord.h"
+#include "snsrelay/labels.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/text.h"
 
@@ -61,6 +62,7 @@ struct discord_field {
 /* One embed while it is built and shrunk; every text is final (escaped
  * where Discord renders markdown). */
 struct discord_embed {
+	enum label_language lang;	/* of the words, not the values */
 	char *title;
 	char *description;
 	char *footer;
@@ -293,9 +295,10 @@ discord_set_title(struct discord_embed *em, json_object *alert,
 	int rc;
 
 	buf_init(&b, DISCORD_BUF_MAX);
-	rc = buf_printf(&b, "[%s] ", sev->label);
+	rc = buf_printf(&b, "[%s] ", label_severity(em->lang, sev->name));
 	if (rc == 0)
-		rc = discord_append_cut(&b, title != NULL ? title : "Alert",
+		rc = discord_append_cut(&b, title != NULL ? title :
+					label(em->lang, LABEL_ALERT),
 					DISCORD_TITLE_MAX);
 	if (rc == 0)
 		em->title = discord_cut(b.data, DISCORD_TITLE_MAX);
@@ -340,7 +343,8 @@ discord_set_footer(struct discord_embed *em, json_object *alert)
 	char *clean;
 
 	buf_init(&b, DISCORD_BUF_MAX);
-	if (buf_printf(&b, "SNS message %.256s%s%.1024s",
+	if (buf_printf(&b, "%s %.256s%s%.1024s",
+		       label(em->lang, LABEL_SNS_MESSAGE),
 		       id != NULL ? id : "(no id)",
 		       topic != NULL ? " \xC2\xB7 " : "",
 		       topic != NULL ? topic : "") != 0) {
@@ -392,7 +396,7 @@ discord_add_when(struct discord_embed *em, json_object *alert, time_t t)
 	if (rc == 0)
 		rc = buf_printf(&b, "%s\n<t:%lld:F> (<t:%lld:R>)", utc,
 				(long long)t, (long long)t);
-	discord_add_field(em, "When", &b, rc, false);
+	discord_add_field(em, label(em->lang, LABEL_WHEN), &b, rc, false);
 }
 
 /* ---- security-group fields ---- */
@@ -470,9 +474,11 @@ discord_add_groups(struct discord_embed *em, json_object *alert)
 		buf_free(&line);
 	}
 	if (rc == 0 && i < n)
-		rc = buf_printf(&b, "\n\xE2\x80\xA6 and %zu more", n - i);
-	discord_add_field(em, n > 1 ? "Security groups" : "Security group", &b,
-			  rc, n <= 1);
+		rc = buf_append_str(&b, "\n\xE2\x80\xA6 ");
+	if (rc == 0 && i < n)
+		rc = label_append_more(&b, em->lang, n - i, 0);
+	discord_add_field(em, label(em->lang, n > 1 ? LABEL_SECURITY_GROUPS :
+				    LABEL_SECURITY_GROUP), &b, rc, n <= 1);
 }
 
 static bool
@@ -485,14 +491,15 @@ discord_is_true(json_object *obj, const char *key)
 
 /* "name (type)", or the root user in bold. */
 static int
-discord_append_caller(struct buf *b, json_object *actor)
+discord_append_caller(struct buf *b, json_object *actor,
+		      enum label_language lang)
 {
 	const char *name = discord_string(actor, "name");
 	const char *type = discord_string(actor, "type");
 	int rc = 0;
 
 	if (discord_is_true(actor, "root"))
-		return buf_append_str(b, "**root (account owner)**");
+		return buf_printf(b, "**%s**", label(lang, LABEL_ROOT_OWNER));
 	if (name != NULL)
 		rc = discord_append_escaped(b, name);
 	if (rc == 0 && type != NULL)
@@ -513,16 +520,16 @@ discord_add_who(struct discord_embed *em, json_object *actor)
 	int rc;
 
 	buf_init(&b, DISCORD_BUF_MAX);
-	rc = discord_append_caller(&b, actor);
+	rc = discord_append_caller(&b, actor, em->lang);
 	if (rc == 0 && arn != NULL)
 		rc = buf_append_str(&b, "\n");
 	if (rc == 0 && arn != NULL)
 		rc = discord_append_escaped(&b, arn);
 	if (rc == 0 && via != NULL)
-		rc = buf_append_str(&b, "\nvia ");
+		rc = buf_printf(&b, "\n%s", label(em->lang, LABEL_VIA));
 	if (rc == 0 && via != NULL)
 		rc = discord_append_escaped(&b, via);
-	discord_add_field(em, "Who", &b, rc, false);
+	discord_add_field(em, label(em->lang, LABEL_WHO), &b, rc, false);
 }
 
 static void
@@ -541,12 +548,12 @@ discord_add_error(struct discord_embed *em, json_object *event)
 		rc = buf_append_str(&b, ": ");
 	if (rc == 0 && message != NULL)
 		rc = discord_append_escaped(&b, message);
-	discord_add_field(em, "Error", &b, rc, false);
+	discord_add_field(em, label(em->lang, LABEL_ERROR), &b, rc, false);
 }
 
 /* "added ingress: tcp 22 from 0.0.0.0/0", one per rule, escaped. */
 static char *
-discord_rule_line(json_object *rule)
+discord_rule_line(json_object *rule, enum label_language lang)
 {
 	const char *change = discord_string(rule, "change");
 	const char *direction = discord_string(rule, "direction");
@@ -556,9 +563,9 @@ discord_rule_line(json_object *rule)
 	int rc;
 
 	buf_init(&b, DISCORD_BUF_MAX);
-	rc = buf_printf(&b, "%s%s%s: ", change != NULL ? change : "changed",
-			direction != NULL ? " " : "",
-			direction != NULL ? direction : "");
+	rc = label_append_rule_action(&b, lang, change, direction);
+	if (rc == 0)
+		rc = buf_append_str(&b, ": ");
 	if (rc == 0)
 		rc = discord_append_escaped(&b, text != NULL ? text : "?");
 	if (rc == 0)
@@ -583,13 +590,31 @@ discord_read_rules(struct discord_embed *em, json_object *alert)
 	}
 	for (i = 0; i < n; i++) {
 		em->lines[i] = discord_rule_line(
-			json_object_array_get_idx(rules, i));
+			json_object_array_get_idx(rules, i), em->lang);
 		if (em->lines[i] == NULL) {
 			em->nomem = true;
 			return;
 		}
 		em->line_count++;
 	}
+}
+
+static bool
+discord_failed(json_object *event)
+{
+	return discord_string(event, "error_code") != NULL;
+}
+
+/* The access words in the alert's language. */
+static const char *
+discord_access(const struct discord_embed *em, json_object *event)
+{
+	const char *words = label_access(em->lang,
+					 discord_string(event, "access"));
+
+	if (em->lang == LABEL_LANG_EN || words == NULL)
+		return discord_string(event, "access_text");
+	return words;
 }
 
 static void
@@ -602,30 +627,33 @@ discord_add_sg_fields(struct discord_embed *em, json_object *alert)
 
 	if (name != NULL) {
 		buf_init(&b, DISCORD_BUF_MAX);
-		discord_add_field(em, "Event", &b,
-			buf_printf(&b, "%s%s", name,
-				   discord_string(event, "error_code") != NULL ?
-				   " (failed)" : ""), true);
+		discord_add_field(em, label(em->lang, LABEL_EVENT), &b,
+			buf_printf(&b, "%s%s%s%s", name,
+				   discord_failed(event) ? " (" : "",
+				   discord_failed(event) ?
+				   label(em->lang, LABEL_FAILED) : "",
+				   discord_failed(event) ? ")" : ""), true);
 	}
 	discord_add_groups(em, alert);
 	discord_read_rules(em, alert);
 	discord_add_who(em, discord_member(event, "actor", json_type_object));
-	discord_add_value(em, "How", discord_string(event, "access_text"),
-			  true);
-	discord_add_value(em, "Source IP", discord_string(event, "source_ip"),
-			  true);
-	discord_add_value(em, "Region", discord_string(event, "region"), true);
-	discord_add_value(em, "Account", discord_string(event, "account"),
-			  true);
+	discord_add_value(em, label(em->lang, LABEL_HOW),
+			  discord_access(em, event), true);
+	discord_add_value(em, label(em->lang, LABEL_SOURCE_IP),
+			  discord_string(event, "source_ip"), true);
+	discord_add_value(em, label(em->lang, LABEL_REGION),
+			  discord_string(event, "region"), true);
+	discord_add_value(em, label(em->lang, LABEL_ACCOUNT),
+			  discord_string(event, "account"), true);
 	if (epoch != NULL)
 		discord_add_when(em, alert,
 				 (time_t)json_object_get_int64(epoch));
 	else
-		discord_add_value(em, "When", discord_string(event, "time"),
-				  false);
-	discord_add_value(em, "User agent", discord_string(event, "user_agent"),
-			  false);
-	discord_add_value(em, "CloudTrail event id",
+		discord_add_value(em, label(em->lang, LABEL_WHEN),
+				  discord_string(event, "time"), false);
+	discord_add_value(em, label(em->lang, LABEL_USER_AGENT),
+			  discord_string(event, "user_agent"), false);
+	discord_add_value(em, label(em->lang, LABEL_CLOUDTRAIL_EVENT_ID),
 			  discord_string(event, "id"), true);
 	discord_add_error(em, event);
 }
@@ -638,8 +666,8 @@ discord_add_other_fields(struct discord_embed *em, json_object *alert)
 	time_t t;
 
 	if (kind != NULL && strcmp(kind, "subscription_ended") == 0)
-		discord_add_value(em, "Topic", discord_string(sns, "topic_arn"),
-				  false);
+		discord_add_value(em, label(em->lang, LABEL_TOPIC),
+				  discord_string(sns, "topic_arn"), false);
 	if (text_parse_time(discord_string(alert, "occurred_at"), &t) == 0)
 		discord_add_when(em, alert, t);
 	em->rules_at = em->field_count;
@@ -715,8 +743,10 @@ discord_name_rule_fields(struct discord_embed *em)
 	for (i = 0; i < em->rule_field_count; i++) {
 		buf_init(&name, DISCORD_BUF_MAX);
 		if (em->rule_field_count == 1 ?
-		    buf_append_str(&name, "Rules changed") :
-		    buf_printf(&name, "Rules (%zu/%zu)", i + 1,
+		    buf_append_str(&name, label(em->lang,
+						LABEL_RULES_CHANGED)) :
+		    buf_printf(&name, "%s (%zu/%zu)",
+			       label(em->lang, LABEL_RULES), i + 1,
 			       em->rule_field_count))
 			return -1;
 		em->rules[i].name = buf_steal(&name);
@@ -747,8 +777,8 @@ discord_note_more_rules(struct discord_embed *em, size_t count)
 		last->value = NULL;
 		em->rule_field_count--;
 	}
-	if (buf_printf(&b, "\xE2\x80\xA6 and %zu more rule%s", count,
-		       count == 1 ? "" : "s") != 0 ||
+	if (buf_append_str(&b, "\xE2\x80\xA6 ") != 0 ||
+	    label_append_more(&b, em->lang, count, 1) != 0 ||
 	    discord_push_rule_field(em, &b) != 0)
 		goto fail;
 	return;
@@ -1020,6 +1050,9 @@ discord_embed_build(json_object *alert, struct discord_embed *em)
 	const char *kind = discord_string(alert, "kind");
 
 	memset(em, 0, sizeof(*em));
+	if (label_language_parse(discord_string(alert, "language"),
+				 &em->lang) != 0)
+		em->lang = LABEL_LANG_EN;
 	em->color = sev->color;
 	discord_set_title(em, alert, sev);
 	discord_set_description(em, alert);

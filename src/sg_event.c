@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "snsrelay/buf.h"
+#include "snsrelay/labels.h"
 #include "snsrelay/severity.h"
 #include "snsrelay/sg_event.h"
 #include "snsrelay/text.h"
@@ -108,6 +109,7 @@ struct sg_ctx {
 	const struct severity_table *table;
 	enum sg_risk rule_risk;		/* highest risk of an added rule */
 	bool risk_unknown_direction;
+	enum label_language lang;	/* of the title */
 };
 
 /* One rule as read from the request, before it becomes JSON. */
@@ -1446,7 +1448,8 @@ sg_severity_of(struct sg_ctx *c, bool root, bool failed)
 
 /* "sg-0abc (web)", "sg-0abc and 2 more", "a security group". */
 static int
-sg_append_groups(json_object *groups, struct buf *b)
+sg_append_groups(json_object *groups, struct buf *b,
+		 enum label_language lang)
 {
 	size_t n = sg_array_length(groups);
 	json_object *first = n > 0 ?
@@ -1456,13 +1459,15 @@ sg_append_groups(json_object *groups, struct buf *b)
 	int rc;
 
 	if (first == NULL)
-		return buf_append_str(b, "a security group");
+		return buf_append_str(b, label(lang, LABEL_A_SECURITY_GROUP));
 	if (id != NULL && name != NULL)
 		rc = buf_printf(b, "%s (%s)", id, name);
 	else
 		rc = buf_append_str(b, id != NULL ? id : name);
 	if (rc == 0 && n > 1)
-		rc = buf_printf(b, " and %zu more", n - 1);
+		rc = buf_append_str(b, " ");
+	if (rc == 0 && n > 1)
+		rc = label_append_more(b, lang, n - 1, 0);
 	return rc;
 }
 
@@ -1477,21 +1482,26 @@ static int
 sg_title_write(struct sg_ctx *c, struct buf *b, bool root)
 {
 	const char *error = sg_string_of(c->event, "error_code");
+	const char *on = c->lang == LABEL_LANG_EN ? " on " : ": ";
 	int rc;
 
 	if (error != NULL)
-		rc = buf_printf(b, "%s attempt: %s on ",
-				sg_error_is_denial(error) ? "Denied" : "Failed",
-				c->call->name);
+		rc = buf_printf(b, "%s: %s%s", label(c->lang,
+				sg_error_is_denial(error) ? LABEL_TITLE_DENIED :
+				LABEL_TITLE_FAILED),
+				label_call(c->lang, c->call->name), on);
 	else if (c->rule_risk != SG_RISK_NONE)
-		rc = buf_printf(b, "Security group %s opened to the internet: ",
-				c->risk_unknown_direction ? "rule" : "ingress");
+		rc = buf_append_str(b, label(c->lang,
+				    c->risk_unknown_direction ?
+				    LABEL_TITLE_OPEN_RULE :
+				    LABEL_TITLE_OPEN_INGRESS));
 	else
-		rc = buf_printf(b, "%s on ", c->call->name);
+		rc = buf_printf(b, "%s%s", label_call(c->lang, c->call->name),
+				on);
 	if (rc == 0)
-		rc = sg_append_groups(c->groups, b);
+		rc = sg_append_groups(c->groups, b, c->lang);
 	if (rc == 0 && root)
-		rc = buf_append_str(b, " by the root user");
+		rc = buf_append_str(b, label(c->lang, LABEL_TITLE_ROOT));
 	return rc;
 }
 
@@ -1533,7 +1543,7 @@ sg_summary_action(struct sg_ctx *c, struct buf *b, bool failed)
 				c->call->direction ? " " : "",
 				n == 1 ? "" : "s", c->call->preposition);
 	if (rc == 0)
-		rc = sg_append_groups(c->groups, b);
+		rc = sg_append_groups(c->groups, b, LABEL_LANG_EN);
 	return rc;
 }
 
@@ -1651,6 +1661,8 @@ sg_event_fill_alert(json_object *event, json_object *alert,
 	memset(&c, 0, sizeof(c));
 	c.e = e;
 	c.table = severity != NULL ? severity : severity_default();
+	if (label_language_parse(sg_string_of(alert, "language"), &c.lang) != 0)
+		c.lang = LABEL_LANG_EN;
 	if (!sg_event_matches(event)) {
 		err_set(e, "sg_event_shape", "not a CloudTrail record of a "
 			"security-group call");

@@ -2,6 +2,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "snsrelay/buf.h"
+#include "snsrelay/labels.h"
 #include "snsrelay/slack.h"
 #include "snsrelay/text.h"
 
@@ -55,6 +57,7 @@ struct slack_message {
 	json_object *blocks;
 	json_object *fields;
 	bool nomem;
+	enum label_language lang;	/* of the words, not the values */
 };
 
 /* ---- escaping ---- */
@@ -213,6 +216,17 @@ slack_array_length(json_object *array)
 	return json_object_array_length(array);
 }
 
+/* The language of the alert's words; English unless it says "ko". */
+static enum label_language
+slack_lang(json_object *alert)
+{
+	enum label_language lang = LABEL_LANG_EN;
+
+	if (label_language_parse(slack_string(alert, "language"), &lang) != 0)
+		lang = LABEL_LANG_EN;
+	return lang;
+}
+
 static const char *
 slack_severity_label(json_object *alert)
 {
@@ -221,8 +235,8 @@ slack_severity_label(json_object *alert)
 
 	for (i = 0; name != NULL && i < n; i++)
 		if (strcmp(slack_severities[i].name, name) == 0)
-			return slack_severities[i].label;
-	return "INFO";
+			return label_severity(slack_lang(alert), name);
+	return label(slack_lang(alert), LABEL_SEV_INFO);
 }
 
 static bool
@@ -319,7 +333,8 @@ static char *
 slack_header_text(json_object *alert)
 {
 	const char *title = slack_string(alert, "title");
-	char *cut = text_truncate(title != NULL ? title : "Alert",
+	char *cut = text_truncate(title != NULL ? title :
+				  label(slack_lang(alert), LABEL_ALERT),
 				  SLACK_HEADER_MAX);
 	char *clean = cut != NULL ?
 		slack_escape_mode(cut, SLACK_ESCAPE_PLAIN) : NULL;
@@ -434,7 +449,7 @@ slack_add_when(struct slack_message *m, json_object *alert, time_t t)
 	if (rc == 0)
 		rc = buf_printf(&b, "%s\n<!date^%lld^{date_short_pretty} "
 				"{time}|%s>", utc, (long long)t, utc);
-	slack_add_field(m, "When", &b, rc);
+	slack_add_field(m, label(m->lang, LABEL_WHEN), &b, rc);
 }
 
 #define SLACK_URL_CHARS \
@@ -511,8 +526,11 @@ slack_add_groups(struct slack_message *m, json_object *alert)
 		buf_free(&line);
 	}
 	if (rc == 0 && i < n)
-		rc = buf_printf(&b, "\n\xE2\x80\xA6 and %zu more", n - i);
-	slack_add_field(m, n > 1 ? "Security groups" : "Security group", &b,
+		rc = buf_append_str(&b, "\n\xE2\x80\xA6 ");
+	if (rc == 0 && i < n)
+		rc = label_append_more(&b, m->lang, n - i, 0);
+	slack_add_field(m, label(m->lang, n > 1 ? LABEL_SECURITY_GROUPS :
+				 LABEL_SECURITY_GROUP), &b,
 			rc);
 }
 
@@ -526,14 +544,15 @@ slack_is_true(json_object *obj, const char *key)
 
 /* "name (type)", or the root user in bold. */
 static int
-slack_append_caller(struct buf *b, json_object *actor)
+slack_append_caller(struct buf *b, json_object *actor,
+		    enum label_language lang)
 {
 	const char *name = slack_string(actor, "name");
 	const char *type = slack_string(actor, "type");
 	int rc = 0;
 
 	if (slack_is_true(actor, "root"))
-		return buf_append_str(b, "*root (account owner)*");
+		return buf_printf(b, "*%s*", label(lang, LABEL_ROOT_OWNER));
 	if (name != NULL)
 		rc = slack_append_mrkdwn(b, name, SLACK_VALUE_CAP);
 	if (rc == 0 && type != NULL)
@@ -554,16 +573,16 @@ slack_add_who(struct slack_message *m, json_object *actor)
 	int rc;
 
 	buf_init(&b, SLACK_BUF_MAX);
-	rc = slack_append_caller(&b, actor);
+	rc = slack_append_caller(&b, actor, m->lang);
 	if (rc == 0 && arn != NULL)
 		rc = buf_append_str(&b, "\n");
 	if (rc == 0 && arn != NULL)
 		rc = slack_append_mrkdwn(&b, arn, SLACK_VALUE_CAP);
 	if (rc == 0 && via != NULL)
-		rc = buf_append_str(&b, "\nvia ");
+		rc = buf_printf(&b, "\n%s", label(m->lang, LABEL_VIA));
 	if (rc == 0 && via != NULL)
 		rc = slack_append_mrkdwn(&b, via, SLACK_VALUE_CAP);
-	slack_add_field(m, "Who", &b, rc);
+	slack_add_field(m, label(m->lang, LABEL_WHO), &b, rc);
 }
 
 static void
@@ -578,8 +597,8 @@ slack_add_event(struct slack_message *m, json_object *event)
 	buf_init(&b, SLACK_BUF_MAX);
 	rc = slack_append_mrkdwn(&b, name, SLACK_VALUE_CAP);
 	if (rc == 0 && slack_string(event, "error_code") != NULL)
-		rc = buf_append_str(&b, " (failed)");
-	slack_add_field(m, "Event", &b, rc);
+		rc = buf_printf(&b, " (%s)", label(m->lang, LABEL_FAILED));
+	slack_add_field(m, label(m->lang, LABEL_EVENT), &b, rc);
 }
 
 static void
@@ -598,7 +617,19 @@ slack_add_error(struct slack_message *m, json_object *event)
 		rc = buf_append_str(&b, ": ");
 	if (rc == 0 && message != NULL)
 		rc = slack_append_mrkdwn(&b, message, SLACK_VALUE_CAP);
-	slack_add_field(m, "Error", &b, rc);
+	slack_add_field(m, label(m->lang, LABEL_ERROR), &b, rc);
+}
+
+/* The access words in the message's language. */
+static const char *
+slack_access(const struct slack_message *m, json_object *event)
+{
+	const char *words = label_access(m->lang,
+					 slack_string(event, "access"));
+
+	if (m->lang == LABEL_LANG_EN || words == NULL)
+		return slack_string(event, "access_text");
+	return words;
 }
 
 static void
@@ -611,10 +642,13 @@ slack_add_sg_fields(struct slack_message *m, json_object *alert)
 	slack_add_event(m, event);
 	slack_add_groups(m, alert);
 	slack_add_who(m, slack_member(event, "actor", json_type_object));
-	slack_add_value(m, "How", slack_string(event, "access_text"));
-	slack_add_value(m, "Source IP", slack_string(event, "source_ip"));
-	slack_add_value(m, "Region", slack_string(event, "region"));
-	slack_add_value(m, "Account", slack_string(event, "account"));
+	slack_add_value(m, label(m->lang, LABEL_HOW), slack_access(m, event));
+	slack_add_value(m, label(m->lang, LABEL_SOURCE_IP),
+			slack_string(event, "source_ip"));
+	slack_add_value(m, label(m->lang, LABEL_REGION),
+			slack_string(event, "region"));
+	slack_add_value(m, label(m->lang, LABEL_ACCOUNT),
+			slack_string(event, "account"));
 	if (epoch != NULL)
 		slack_add_when(m, alert, (time_t)json_object_get_int64(epoch));
 	else if (text_parse_time(slack_string(alert, "occurred_at"), &t) == 0)
@@ -630,7 +664,8 @@ slack_add_other_fields(struct slack_message *m, json_object *alert)
 	time_t t;
 
 	if (kind != NULL && strcmp(kind, "subscription_ended") == 0)
-		slack_add_value(m, "Topic", slack_string(sns, "topic_arn"));
+		slack_add_value(m, label(m->lang, LABEL_TOPIC),
+				slack_string(sns, "topic_arn"));
 	if (text_parse_time(slack_string(alert, "occurred_at"), &t) == 0)
 		slack_add_when(m, alert, t);
 }
@@ -652,7 +687,7 @@ slack_add_fields_block(struct slack_message *m)
 
 /* "added ingress: tcp 22 from 0.0.0.0/0", escaped and cut. */
 static char *
-slack_rule_line(json_object *rule)
+slack_rule_line(json_object *rule, enum label_language lang)
 {
 	const char *change = slack_string(rule, "change");
 	const char *direction = slack_string(rule, "direction");
@@ -662,11 +697,7 @@ slack_rule_line(json_object *rule)
 	int rc;
 
 	buf_init(&b, SLACK_BUF_MAX);
-	rc = slack_append_mrkdwn(&b, change != NULL ? change : "changed", 32);
-	if (rc == 0 && direction != NULL)
-		rc = buf_append_str(&b, " ");
-	if (rc == 0 && direction != NULL)
-		rc = slack_append_mrkdwn(&b, direction, 32);
+	rc = label_append_rule_action(&b, lang, change, direction);
 	if (rc == 0)
 		rc = buf_append_str(&b, ": ");
 	if (rc == 0)
@@ -681,7 +712,8 @@ slack_rule_line(json_object *rule)
 /* Appends whole rule lines while they fit in the section with room for
  * the closing note.  Returns how many were written, or -1. */
 static long
-slack_fill_rules(struct buf *b, json_object *rules, size_t n)
+slack_fill_rules(struct buf *b, json_object *rules, size_t n,
+		 enum label_language lang)
 {
 	size_t i, used = text_length(b->data);
 	size_t room = SLACK_SECTION_TEXT_MAX - SLACK_MORE_RESERVE;
@@ -689,7 +721,8 @@ slack_fill_rules(struct buf *b, json_object *rules, size_t n)
 	size_t len;
 
 	for (i = 0; i < n; i++) {
-		line = slack_rule_line(json_object_array_get_idx(rules, i));
+		line = slack_rule_line(json_object_array_get_idx(rules, i),
+				       lang);
 		if (line == NULL)
 			return -1;
 		len = text_length(line) + 1;
@@ -719,14 +752,15 @@ slack_add_rules(struct slack_message *m, json_object *alert)
 	if (n == 0)
 		return;
 	buf_init(&b, SLACK_BUF_MAX);
-	rc = buf_printf(&b, "*Rules changed (%zu)*", n);
-	shown = rc == 0 ? slack_fill_rules(&b, rules, n) : -1;
+	rc = buf_printf(&b, "*%s (%zu)*", label(m->lang, LABEL_RULES_CHANGED),
+			n);
+	shown = rc == 0 ? slack_fill_rules(&b, rules, n, m->lang) : -1;
 	if (shown < 0)
 		rc = -1;
 	if (rc == 0 && (size_t)shown < n)
-		rc = buf_printf(&b, "\n\xE2\x80\xA6 and %zu more rule%s",
-				n - (size_t)shown, n - (size_t)shown == 1 ?
-				"" : "s");
+		rc = buf_append_str(&b, "\n\xE2\x80\xA6 ");
+	if (rc == 0 && (size_t)shown < n)
+		rc = label_append_more(&b, m->lang, n - (size_t)shown, 1);
 	slack_add_section(m, &b, rc);
 }
 
@@ -749,6 +783,18 @@ slack_add_context_text(struct slack_message *m, json_object *elements,
 	buf_free(&b);
 }
 
+/* The context text "<label><sep><value>" in the message's language. */
+static void
+slack_add_context_labeled(struct slack_message *m, json_object *elements,
+			  enum label_key key, const char *sep,
+			  const char *value)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s%s", label(m->lang, key), sep);
+	slack_add_context_text(m, elements, name, value);
+}
+
 /* Severity, SNS MessageId and CloudTrail event id. */
 static void
 slack_add_context(struct slack_message *m, json_object *alert)
@@ -758,12 +804,12 @@ slack_add_context(struct slack_message *m, json_object *alert)
 	json_object *block = slack_block(m, "context");
 	json_object *elements = json_object_new_array();
 
-	slack_add_context_text(m, elements, "Severity: ",
-			       slack_severity_label(alert));
-	slack_add_context_text(m, elements, "SNS message ",
-			       slack_string(sns, "message_id"));
-	slack_add_context_text(m, elements, "CloudTrail event ",
-			       slack_string(event, "id"));
+	slack_add_context_labeled(m, elements, LABEL_SEVERITY, ": ",
+				  slack_severity_label(alert));
+	slack_add_context_labeled(m, elements, LABEL_SNS_MESSAGE, " ",
+				  slack_string(sns, "message_id"));
+	slack_add_context_labeled(m, elements, LABEL_CLOUDTRAIL_EVENT, " ",
+				  slack_string(event, "id"));
 	slack_add(m, block, "elements", elements);
 	slack_push(m, m->blocks, block);
 }
@@ -801,7 +847,7 @@ slack_add_blocks(struct slack_message *m, json_object *alert,
 json_object *
 slack_build_payload(json_object *alert)
 {
-	struct slack_message m = { NULL, NULL, false };
+	struct slack_message m = { NULL, NULL, false, slack_lang(alert) };
 	json_object *payload = json_object_new_object();
 	char *header = slack_header_text(alert);
 	char *fallback = header != NULL ? slack_fallback_text(header) : NULL;

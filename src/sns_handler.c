@@ -242,6 +242,17 @@ store_alert(struct relay *relay, const struct sns_request *req,
 	log_end(&line);
 }
 
+/* The configured language; English when unset or unknown. */
+static enum label_language
+sns_handler_language(const struct relay_config *cfg)
+{
+	enum label_language lang = LABEL_LANG_EN;
+
+	if (cfg->language != NULL)
+		label_language_parse(cfg->language, &lang);
+	return lang;
+}
+
 static void
 handle_notification(struct relay *relay, const struct sns_request *req,
 		    const struct sns_message *msg, struct sns_response *resp)
@@ -249,6 +260,7 @@ handle_notification(struct relay *relay, const struct sns_request *req,
 	struct alert_options opts = {
 		.timezone = relay->cfg->timezone,
 		.severity = &relay->cfg->severity,
+		.language = sns_handler_language(relay->cfg),
 	};
 	json_object *alert = alert_from_notification(msg, &opts, relay->now());
 
@@ -263,6 +275,7 @@ handle_unsubscribe(struct relay *relay, const struct sns_request *req,
 	struct alert_options opts = {
 		.timezone = relay->cfg->timezone,
 		.severity = &relay->cfg->severity,
+		.language = sns_handler_language(relay->cfg),
 	};
 	json_object *alert = alert_from_unsubscribe(msg, &opts, relay->now());
 

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "snsrelay/buf.h"
+#include "snsrelay/labels.h"
 #include "snsrelay/teams.h"
 #include "snsrelay/text.h"
 
@@ -51,6 +52,7 @@ struct teams_card {
 	json_object *facts;
 	struct teams_budget budget;
 	bool nomem;
+	enum label_language lang;	/* of the words, not the values */
 };
 
 /* ---- escaping ---- */
@@ -256,8 +258,9 @@ teams_add_title(struct teams_card *c, json_object *alert)
 	struct buf b;
 
 	buf_init(&b, TEAMS_BUF_MAX);
-	if (buf_printf(&b, "%s: ", sev->label) != 0 ||
-	    teams_append_escaped(&b, title != NULL ? title : "Alert",
+	if (buf_printf(&b, "%s: ", label_severity(c->lang, sev->name)) != 0 ||
+	    teams_append_escaped(&b, title != NULL ? title :
+				 label(c->lang, LABEL_ALERT),
 				 256) != 0)
 		c->nomem = true;
 	teams_add_string(c, block, "type", "TextBlock");
@@ -352,7 +355,7 @@ teams_add_when(struct teams_card *c, json_object *alert, time_t t)
 	if (rc == 0 && local != NULL && zone != NULL &&
 	    strcmp(zone, "UTC") != 0)
 		rc = buf_append_str(&b, ")");
-	teams_add_fact(c, "When", &b, rc);
+	teams_add_fact(c, label(c->lang, LABEL_WHEN), &b, rc);
 }
 
 #define TEAMS_URL_CHARS \
@@ -419,9 +422,11 @@ teams_add_groups(struct teams_card *c, json_object *alert)
 				json_object_array_get_idx(groups, i));
 	}
 	if (rc == 0 && i < n)
-		rc = buf_printf(&b, ", \xE2\x80\xA6 and %zu more", n - i);
-	teams_add_fact(c, n > 1 ? "Security groups" : "Security group", &b,
-		       rc);
+		rc = buf_append_str(&b, ", \xE2\x80\xA6 ");
+	if (rc == 0 && i < n)
+		rc = label_append_more(&b, c->lang, n - i, 0);
+	teams_add_fact(c, label(c->lang, n > 1 ? LABEL_SECURITY_GROUPS :
+				LABEL_SECURITY_GROUP), &b, rc);
 }
 
 static bool
@@ -441,7 +446,7 @@ teams_append_caller(struct teams_card *c, struct buf *b, json_object *actor)
 	int rc = 0;
 
 	if (teams_is_true(actor, "root"))
-		return buf_append_str(b, "**root (account owner)**");
+		return buf_printf(b, "**%s**", label(c->lang, LABEL_ROOT_OWNER));
 	if (name != NULL)
 		rc = teams_append_escaped(b, name, c->budget.fact);
 	if (rc == 0 && type != NULL)
@@ -468,10 +473,10 @@ teams_add_who(struct teams_card *c, json_object *actor)
 	if (rc == 0 && arn != NULL)
 		rc = teams_append_escaped(&b, arn, c->budget.fact);
 	if (rc == 0 && via != NULL)
-		rc = buf_append_str(&b, "\n\nvia ");
+		rc = buf_printf(&b, "\n\n%s", label(c->lang, LABEL_VIA));
 	if (rc == 0 && via != NULL)
 		rc = teams_append_escaped(&b, via, c->budget.fact);
-	teams_add_fact(c, "Who", &b, rc);
+	teams_add_fact(c, label(c->lang, LABEL_WHO), &b, rc);
 }
 
 static void
@@ -487,8 +492,9 @@ teams_add_event(struct teams_card *c, json_object *event)
 		buf_init(&b, TEAMS_BUF_MAX);
 		rc = teams_append_escaped(&b, name, c->budget.fact);
 		if (rc == 0 && code != NULL)
-			rc = buf_append_str(&b, " (failed)");
-		teams_add_fact(c, "Event", &b, rc);
+			rc = buf_printf(&b, " (%s)",
+					label(c->lang, LABEL_FAILED));
+		teams_add_fact(c, label(c->lang, LABEL_EVENT), &b, rc);
 	}
 	if (code == NULL)
 		return;
@@ -498,7 +504,19 @@ teams_add_event(struct teams_card *c, json_object *event)
 		rc = buf_append_str(&b, ": ");
 	if (rc == 0 && message != NULL)
 		rc = teams_append_escaped(&b, message, c->budget.fact);
-	teams_add_fact(c, "Error", &b, rc);
+	teams_add_fact(c, label(c->lang, LABEL_ERROR), &b, rc);
+}
+
+/* The access words in the card's language. */
+static const char *
+teams_access(const struct teams_card *c, json_object *event)
+{
+	const char *words = label_access(c->lang,
+					 teams_string(event, "access"));
+
+	if (c->lang == LABEL_LANG_EN || words == NULL)
+		return teams_string(event, "access_text");
+	return words;
 }
 
 static void
@@ -511,10 +529,13 @@ teams_add_sg_facts(struct teams_card *c, json_object *alert)
 	teams_add_event(c, event);
 	teams_add_groups(c, alert);
 	teams_add_who(c, teams_member(event, "actor", json_type_object));
-	teams_add_value(c, "How", teams_string(event, "access_text"));
-	teams_add_value(c, "Source IP", teams_string(event, "source_ip"));
-	teams_add_value(c, "Region", teams_string(event, "region"));
-	teams_add_value(c, "Account", teams_string(event, "account"));
+	teams_add_value(c, label(c->lang, LABEL_HOW), teams_access(c, event));
+	teams_add_value(c, label(c->lang, LABEL_SOURCE_IP),
+			teams_string(event, "source_ip"));
+	teams_add_value(c, label(c->lang, LABEL_REGION),
+			teams_string(event, "region"));
+	teams_add_value(c, label(c->lang, LABEL_ACCOUNT),
+			teams_string(event, "account"));
 	if (epoch != NULL)
 		teams_add_when(c, alert, (time_t)json_object_get_int64(epoch));
 	else if (text_parse_time(teams_string(alert, "occurred_at"), &t) == 0)
@@ -531,13 +552,17 @@ teams_add_common_facts(struct teams_card *c, json_object *alert, bool is_sg)
 	time_t t;
 
 	if (kind != NULL && strcmp(kind, "subscription_ended") == 0)
-		teams_add_value(c, "Topic", teams_string(sns, "topic_arn"));
+		teams_add_value(c, label(c->lang, LABEL_TOPIC),
+				teams_string(sns, "topic_arn"));
 	if (!is_sg &&
 	    text_parse_time(teams_string(alert, "occurred_at"), &t) == 0)
 		teams_add_when(c, alert, t);
-	teams_add_value(c, "Severity", teams_severity_of(alert)->label);
-	teams_add_value(c, "SNS message", teams_string(sns, "message_id"));
-	teams_add_value(c, "CloudTrail event", teams_string(event, "id"));
+	teams_add_value(c, label(c->lang, LABEL_SEVERITY),
+			label_severity(c->lang, teams_severity_of(alert)->name));
+	teams_add_value(c, label(c->lang, LABEL_SNS_MESSAGE),
+			teams_string(sns, "message_id"));
+	teams_add_value(c, label(c->lang, LABEL_CLOUDTRAIL_EVENT),
+			teams_string(event, "id"));
 }
 
 static void
@@ -557,7 +582,7 @@ teams_add_fact_set(struct teams_card *c)
 
 /* "- added ingress: tcp 22 from 0.0.0.0/0", escaped and cut. */
 static char *
-teams_rule_line(json_object *rule)
+teams_rule_line(json_object *rule, enum label_language lang)
 {
 	const char *change = teams_string(rule, "change");
 	const char *direction = teams_string(rule, "direction");
@@ -569,12 +594,7 @@ teams_rule_line(json_object *rule)
 	buf_init(&b, TEAMS_BUF_MAX);
 	rc = buf_append_str(&b, "- ");
 	if (rc == 0)
-		rc = teams_append_escaped(&b, change != NULL ? change :
-					  "changed", 32);
-	if (rc == 0 && direction != NULL)
-		rc = buf_append_str(&b, " ");
-	if (rc == 0 && direction != NULL)
-		rc = teams_append_escaped(&b, direction, 32);
+		rc = label_append_rule_action(&b, lang, change, direction);
 	if (rc == 0)
 		rc = buf_append_str(&b, ": ");
 	if (rc == 0)
@@ -596,7 +616,8 @@ teams_fill_rules(struct teams_card *c, struct buf *b, json_object *rules,
 	char *line;
 
 	for (i = 0; i < n; i++) {
-		line = teams_rule_line(json_object_array_get_idx(rules, i));
+		line = teams_rule_line(json_object_array_get_idx(rules, i),
+				       c->lang);
 		if (line == NULL)
 			return -1;
 		len = text_length(line) + 1;
@@ -623,14 +644,15 @@ teams_add_rules(struct teams_card *c, json_object *alert)
 	if (n == 0)
 		return;
 	buf_init(&b, TEAMS_BUF_MAX);
-	rc = buf_printf(&b, "**Rules changed (%zu)**", n);
+	rc = buf_printf(&b, "**%s (%zu)**", label(c->lang, LABEL_RULES_CHANGED),
+			n);
 	shown = rc == 0 ? teams_fill_rules(c, &b, rules, n) : -1;
 	if (shown < 0)
 		rc = -1;
 	if (rc == 0 && (size_t)shown < n)
-		rc = buf_printf(&b, "\r\xE2\x80\xA6 and %zu more rule%s",
-				n - (size_t)shown, n - (size_t)shown == 1 ?
-				"" : "s");
+		rc = buf_append_str(&b, "\r\xE2\x80\xA6 ");
+	if (rc == 0 && (size_t)shown < n)
+		rc = label_append_more(&b, c->lang, n - (size_t)shown, 1);
 	teams_add_text_block(c, &b, rc, "Medium");
 }
 
@@ -679,9 +701,11 @@ teams_build_with(json_object *alert, const struct teams_budget *budget)
 {
 	const char *kind = teams_string(alert, "kind");
 	bool is_sg = kind != NULL && strcmp(kind, "security_group_change") == 0;
-	struct teams_card c = { NULL, NULL, *budget, false };
+	struct teams_card c = { NULL, NULL, *budget, false, LABEL_LANG_EN };
 	json_object *payload = NULL;
 
+	if (label_language_parse(teams_string(alert, "language"), &c.lang) != 0)
+		c.lang = LABEL_LANG_EN;
 	c.body = json_object_new_array();
 	c.facts = json_object_new_array();
 	c.nomem = c.body == NULL || c.facts == NULL;

@@ -99,6 +99,7 @@ test_defaults(void)
 	is_int(cfg.webhook_count, 0, "defaults no webhooks");
 	is_int(cfg.delivery_timeout_ms, 8000, "defaults delivery_timeout");
 	is_str(cfg.timezone, "UTC", "defaults timezone");
+	is_str(cfg.language, "en", "defaults language");
 	is_str(cfg.log_level, "info", "defaults log_level");
 	is_str(cfg.log_format, "logfmt", "defaults log_format");
 	is_str(cfg.spool_path, "data/spool.db", "defaults spool_path");
@@ -361,6 +362,8 @@ static const struct bad_case bad_cases[] = {
 	{ "timezone = ../../etc/passwd", "F:1: invalid value "
 	  "\"../../etc/passwd\" for timezone: expected an IANA time zone "
 	  "name such as Europe/Berlin" },
+	{ "language = fr", "F:1: invalid value \"fr\" for language: "
+	  "expected en or ko" },
 	{ "topic = not-an-arn", "F:1: invalid value \"not-an-arn\" for "
 	  "topic: " },
 	{ "webhook = audit", "F:1: invalid value for webhook: expected NAME "
@@ -697,6 +700,7 @@ clear_env(void)
 	unsetenv("DISCORD_WEBHOOK_URL");
 	unsetenv("SNSRELAY_TLS_CERT_FILE");
 	unsetenv("SNSRELAY_AUTO_CONFIRM");
+	unsetenv("SNSRELAY_LANGUAGE");
 	unsetenv("SNSRELAY_REQUEST_TIMEOUT");
 	unsetenv("SNSRELAY_HIGH_RISK_PORTS");
 	unsetenv("SNSRELAY_SEVERITY_CHANGE");
@@ -799,11 +803,13 @@ test_env(void)
 	setenv("SNSRELAY_WEBHOOK", "a https://x/1; b https://y/2 discord\n"
 	       "c http://127.0.0.1:1/x", 1);
 	setenv("SNSRELAY_AUTO_CONFIRM", " off ", 1);
+	setenv("SNSRELAY_LANGUAGE", "ko", 1);
 	setenv("SNSRELAY_TLS_CERT_FILE", "", 1);
 	setenv("DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/1/d",
 	       1);
 	is_int(config_load_env(&cfg, &report), 0, "env good values");
 	is_str(cfg.listen_host, "::1", "env listen host");
+	is_str(cfg.language, "ko", "env language");
 	is_int(cfg.listen_port, 9000, "env listen port");
 	is_int(cfg.topic_count, 3, "env topics replace the file's");
 	is_str(cfg.topic_count ? cfg.topics[0] : NULL, TOPIC_B,

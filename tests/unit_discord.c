@@ -450,6 +450,9 @@ has_prefix(const char *s, const char *prefix)
 	return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* "규칙", the start of the Korean rule field names. */
+#define KO_RULES	"\xEA\xB7\x9C\xEC\xB9\x99"
+
 /* Number of rule fields and the value of the last one. */
 static size_t
 rule_fields(json_object *embed, const char **last)
@@ -460,7 +463,8 @@ rule_fields(json_object *embed, const char **last)
 	*last = NULL;
 	for (i = 0; i < array_length(fields); i++) {
 		f = json_object_array_get_idx(fields, i);
-		if (has_prefix(member_str(f, "name"), "Rules")) {
+		if (has_prefix(member_str(f, "name"), "Rules") ||
+		    has_prefix(member_str(f, "name"), KO_RULES)) {
 			*last = member_str(f, "value");
 			count++;
 		}
@@ -504,6 +508,39 @@ test_big_alert(void)
 	free(summary);
 	free(title);
 	free(ua);
+}
+
+/* Korean words and values stay within every limit, counted in code
+ * points, and the rule fields keep their Korean names. */
+static void
+test_korean_big(void)
+{
+	json_object *alert = big_sg_alert(500, 300), *payload, *embed;
+	char *summary = repeat("\xEB\xB3\xB4\xEC\x95\x88 ", 3000);
+	char *title = repeat("\xEA\xB7\xB8\xEB\xA3\xB9", 400);
+	const char *last;
+	size_t used;
+
+	set_str(alert, "language", "ko");
+	set_str(alert, "summary", summary);
+	set_str(alert, "title", title);
+	payload = build_one(alert, &used);
+	check_limits(payload, "ko big");
+	embed = embed_at(payload, 0);
+	is_int(length_of(member_str(embed, "title")), DISCORD_TITLE_MAX,
+	       "ko big: title cut to 256 code points");
+	ok(has_prefix(member_str(embed, "title"), "[\xEC\xB9\x98"),
+	   "ko big: severity word in Korean");
+	rule_fields(embed, &last);
+	ok(contains(last, ELLIPSIS " \xEC\x99\xB8 \xEA\xB7\x9C\xEC\xB9\x99 "),
+	   "ko big: more rules noted in Korean");
+	ok(field_value(embed, "\xEC\x82\xAC\xEC\x9A\xA9\xEC\x9E\x90 "
+		       "\xEC\x97\x90\xEC\x9D\xB4\xEC\xA0\x84\xED\x8A\xB8")
+	   != NULL, "ko big: user agent field named in Korean");
+	json_object_put(payload);
+	json_object_put(alert);
+	free(summary);
+	free(title);
 }
 
 /* Rules that fit are all shown, split over numbered fields. */
@@ -854,6 +891,7 @@ main(void)
 	test_generic_embed();
 	test_unsubscribe_embed();
 	test_big_alert();
+	test_korean_big();
 	test_rules_split();
 	test_long_rule_line();
 	test_long_generic_text();

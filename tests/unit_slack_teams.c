@@ -96,15 +96,30 @@ alert_of_message(const char *message)
 	return alert;
 }
 
+/* The alert of message with the words in Korean. */
 static json_object *
-alert_of_unsubscribe(void)
+alert_of_message_ko(const char *message)
 {
+	struct alert_options opts = { NULL, NULL, LABEL_LANG_KO };
+	struct sns_message m;
+	json_object *alert;
+
+	msg_init(&m, message, "Notification");
+	alert = alert_from_notification(&m, &opts, RECEIVED_AT);
+	msg_free(&m);
+	return alert;
+}
+
+static json_object *
+alert_of_unsubscribe_lang(enum label_language lang)
+{
+	struct alert_options opts = { NULL, NULL, lang };
 	struct sns_message m;
 	json_object *alert;
 
 	msg_init(&m, "You have chosen to deactivate subscription",
 		 "UnsubscribeConfirmation");
-	alert = alert_from_unsubscribe(&m, NULL, RECEIVED_AT);
+	alert = alert_from_unsubscribe(&m, &opts, RECEIVED_AT);
 	msg_free(&m);
 	return alert;
 }
@@ -414,10 +429,70 @@ test_fixtures(const char *dir)
 	}
 }
 
+/* Fixtures whose Korean payloads are compared with golden files. */
+static const char *const ko_fixtures[] = {
+	"AuthorizeSecurityGroupIngress-1",
+	"RevokeSecurityGroupIngress-1",
+	"CreateSecurityGroup-1",
+};
+
+/* The Discord, Slack and Teams payloads of alert in Korean, checked
+ * against the limits and tests/golden/<format>-ko-<name>.json. */
+static void
+check_korean(json_object *alert, const char *name)
+{
+	json_object *discord = NULL, *slack = NULL, *teams = NULL;
+	size_t used = 0;
+
+	ok(alert != NULL, "ko %s: alert built", name);
+	if (alert == NULL)
+		return;
+	is_str(json_object_get_string(member(alert, "language")), "ko",
+	       "ko %s: language member", name);
+	discord = discord_build_payload(&alert, 1, &used);
+	slack = slack_build_payload(alert);
+	teams = teams_build_payload(alert);
+	ok(discord != NULL && used == 1, "ko %s: discord built", name);
+	check_slack_limits(slack, name);
+	check_teams_limits(teams, name);
+	if (discord != NULL)
+		check_golden(discord, "discord-ko", name);
+	if (slack != NULL)
+		check_golden(slack, "slack-ko", name);
+	if (teams != NULL)
+		check_golden(teams, "teams-ko", name);
+	json_object_put(discord);
+	json_object_put(slack);
+	json_object_put(teams);
+}
+
+static void
+test_korean(const char *dir)
+{
+	char path[2048];
+	json_object *alert;
+	char *message;
+	size_t i;
+
+	for (i = 0; i < sizeof(ko_fixtures) / sizeof(ko_fixtures[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s.json", dir,
+			 ko_fixtures[i]);
+		message = read_file(path);
+		ok(message != NULL, "ko %s: fixture read", ko_fixtures[i]);
+		alert = message != NULL ? alert_of_message_ko(message) : NULL;
+		check_korean(alert, ko_fixtures[i]);
+		json_object_put(alert);
+		free(message);
+	}
+	alert = alert_of_unsubscribe_lang(LABEL_LANG_KO);
+	check_korean(alert, "subscription_ended");
+	json_object_put(alert);
+}
+
 static void
 test_other_kinds(void)
 {
-	json_object *alert = alert_of_unsubscribe();
+	json_object *alert = alert_of_unsubscribe_lang(LABEL_LANG_EN);
 
 	check_alert(alert, "subscription_ended");
 	json_object_put(alert);
@@ -778,6 +853,7 @@ main(void)
 
 	test_fixtures(dir);
 	test_other_kinds();
+	test_korean(dir);
 	test_slack_escape();
 	test_links_how_root();
 	test_hostile(0, "hostile no rules");

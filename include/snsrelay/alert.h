@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "snsrelay/labels.h"
 #include "snsrelay/severity.h"
 #include "snsrelay/sns_message.h"
 
@@ -22,6 +23,9 @@ struct alert_options {
 	const char *timezone;
 	/* Levels of security-group alerts; NULL: the built-in table. */
 	const struct severity_table *severity;
+	/* Words of titles and renderers; zero (LABEL_LANG_EN): English.
+	 * Other languages add "language" to the alert. */
+	enum label_language language;
 };
 
 /*

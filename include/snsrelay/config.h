@@ -86,6 +86,7 @@ struct relay_config {
 	size_t filter_count;
 	unsigned delivery_timeout_ms;
 	char *timezone;			/* IANA name for displayed times */
+	char *language;			/* "en" or "ko": words of alerts */
 	/* Levels of security-group alerts: high_risk_ports, severity_*,
 	 * world_open_min_prefix. */
 	struct severity_table severity;

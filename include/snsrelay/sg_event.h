@@ -22,6 +22,8 @@ bool sg_event_matches(json_object *event);
  * with the reason in e when the event's shape is not understood; alert
  * may then hold some members and the caller builds a generic alert
  * instead.  severity is the table of levels; NULL: the built-in one.
+ * When alert already has "language": "ko", the title is written in
+ * Korean; the summary and rule texts stay English.
  */
 int sg_event_fill_alert(json_object *event, json_object *alert,
 			const char *timezone,
