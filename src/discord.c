@@ -96,10 +96,33 @@ discord_is_mention(const char *s, size_t i)
 	       (i > 0 && s[i - 1] == '<');
 }
 
+/* True when s[i] is the first character on its line other than spaces,
+ * where '#', '-' and '>' start a heading, list item or block quote. */
+static bool
+discord_at_line_start(const char *s, size_t i)
+{
+	while (i > 0 && s[i - 1] == ' ')
+		i--;
+	return i == 0 || s[i - 1] == '\n';
+}
+
+/* True when c must be backslash-escaped at position i of s.  Emphasis,
+ * code, spoiler, link and angle-bracket markup (<@id>, <t:...>) is
+ * escaped anywhere; '#', '-' and '>' only where they start a line, so
+ * ids and regions such as us-east-1 read as they are. */
+static bool
+discord_needs_escape(const char *s, size_t i)
+{
+	static const char anywhere[] = "\\*_~`|[]<";
+
+	if (strchr(anywhere, s[i]) != NULL)
+		return true;
+	return strchr("#->", s[i]) != NULL && discord_at_line_start(s, i);
+}
+
 char *
 discord_escape(const char *s)
 {
-	static const char markdown[] = "\\*_~`|>#-[]()<";
 	struct buf out;
 	char *clean;
 	size_t i;
@@ -109,7 +132,7 @@ discord_escape(const char *s)
 		s = "";
 	buf_init(&out, strlen(s) * 4 + 1);
 	for (i = 0; s[i] != '\0' && rc == 0; i++) {
-		if (strchr(markdown, s[i]) != NULL)
+		if (discord_needs_escape(s, i))
 			rc = buf_append(&out, "\\", 1);
 		if (rc == 0)
 			rc = buf_append(&out, &s[i], 1);
