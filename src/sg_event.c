@@ -1030,8 +1030,26 @@ sg_text_icmp(const struct sg_rule_spec *r, struct buf *b)
 	return 0;
 }
 
+/* Writes an IP protocol number as "protocol 47 (GRE)", naming the ones
+ * security groups commonly carry besides tcp, udp and icmp. */
+static int
+sg_text_protocol_number(const char *number, struct buf *b)
+{
+	static const char *const names[][2] = {
+		{ "4", "IP-in-IP" }, { "41", "IPv6-in-IPv4" }, { "47", "GRE" },
+		{ "50", "ESP" }, { "51", "AH" }, { "132", "SCTP" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(number, names[i][0]) == 0)
+			return buf_printf(b, "protocol %s (%s)", number,
+					  names[i][1]);
+	return buf_printf(b, "protocol %s", number);
+}
+
 /* "tcp 22", "udp 8000-8100", "all traffic", "icmp type 8 (echo-request)
- * code -1". */
+ * code -1", "protocol 47 (GRE)". */
 static int
 sg_text_traffic(const struct sg_rule_spec *r, struct buf *b)
 {
@@ -1040,8 +1058,13 @@ sg_text_traffic(const struct sg_rule_spec *r, struct buf *b)
 	if (strcmp(r->protocol, "icmp") == 0 ||
 	    strcmp(r->protocol, "icmpv6") == 0)
 		return sg_text_icmp(r, b);
-	if (buf_append_str(b, r->protocol) != 0)
+	if (isdigit((unsigned char)r->protocol[0])) {
+		/* A bare number would read as a port: "47 from ..." */
+		if (sg_text_protocol_number(r->protocol, b) != 0)
+			return -1;
+	} else if (buf_append_str(b, r->protocol) != 0) {
 		return -1;
+	}
 	if (!r->has_from && !r->has_to)
 		return 0;
 	if (sg_ports_are_all(r))

@@ -102,7 +102,7 @@ test_words(void)
 {
 	struct buf b;
 
-	is_str(label_severity(LABEL_LANG_KO, "critical"), "치명",
+	is_str(label_severity(LABEL_LANG_KO, "critical"), "심각",
 	       "severity critical ko");
 	is_str(label_severity(LABEL_LANG_EN, "warning"), "WARNING",
 	       "severity warning en");
