@@ -53,6 +53,9 @@ static const struct label_row label_rows[LABEL_KEY_COUNT] = {
 	[LABEL_TITLE_OPEN_RULE] = {
 		"Security group rule opened to the internet: ",
 		"보안 그룹 규칙이 인터넷에 열림: " },
+	[LABEL_TITLE_OPEN_EGRESS] = {
+		"Security group egress opened to the internet: ",
+		"보안 그룹 아웃바운드가 인터넷에 열림: " },
 	[LABEL_TITLE_DENIED] = { "Denied attempt", "거부된 시도" },
 	[LABEL_TITLE_FAILED] = { "Failed attempt", "실패한 시도" },
 	[LABEL_TITLE_ROOT] = { " by the root user", " (루트 사용자)" },

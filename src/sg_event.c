@@ -109,6 +109,9 @@ struct sg_ctx {
 	const struct severity_table *table;
 	enum sg_risk rule_risk;		/* highest risk of an added rule */
 	bool risk_unknown_direction;
+	/* An added egress rule lets traffic out to the internet.  It keeps
+	 * the severity of a change but gets a title that says so. */
+	bool egress_world_open;
 	enum label_language lang;	/* of the title */
 };
 
@@ -1175,6 +1178,11 @@ sg_rule_add(struct sg_ctx *c, struct sg_rule_spec *r)
 		c->rule_risk = risk;
 	if (risk != SG_RISK_NONE && r->direction == NULL)
 		c->risk_unknown_direction = true;
+	if (r->direction != NULL && strcmp(r->direction, "egress") == 0 &&
+	    (strcmp(r->change, "added") == 0 ||
+	     strcmp(r->change, "modified") == 0) &&
+	    sg_peer_is_world(c->table, r))
+		c->egress_world_open = true;
 	sg_add(c, rule, "direction", sg_new_string(c, r->direction));
 	sg_add(c, rule, "change", sg_new_string(c, r->change));
 	sg_add(c, rule, "rule_id", sg_ref(r->rule_id));
@@ -1518,6 +1526,9 @@ sg_title_write(struct sg_ctx *c, struct buf *b, bool root)
 				    c->risk_unknown_direction ?
 				    LABEL_TITLE_OPEN_RULE :
 				    LABEL_TITLE_OPEN_INGRESS));
+	else if (c->egress_world_open)
+		rc = buf_append_str(b, label(c->lang,
+					     LABEL_TITLE_OPEN_EGRESS));
 	else
 		rc = buf_printf(b, "%s%s", label_call(c->lang, c->call->name),
 				on);
