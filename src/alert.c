@@ -43,14 +43,50 @@ static const char *const alert_format_names[] = {
 };
 
 const char *
-alert_get_string(json_object *alert, const char *key)
+alert_get_string(json_object *obj, const char *key)
+{
+	json_object *val = alert_get_member(obj, key, json_type_string);
+
+	return val != NULL ? json_object_get_string(val) : NULL;
+}
+
+json_object *
+alert_get_member(json_object *obj, const char *key, enum json_type type)
 {
 	json_object *val = NULL;
 
-	if (!json_object_object_get_ex(alert, key, &val) ||
-	    !json_object_is_type(val, json_type_string))
+	if (!json_object_object_get_ex(obj, key, &val) ||
+	    !json_object_is_type(val, type))
 		return NULL;
-	return json_object_get_string(val);
+	return val;
+}
+
+size_t
+alert_array_length(json_object *array)
+{
+	if (!json_object_is_type(array, json_type_array))
+		return 0;
+	return json_object_array_length(array);
+}
+
+#define ALERT_URL_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
+	"-.:/?=#"
+
+bool
+alert_console_link_is_safe(const char *id, const char *url)
+{
+	size_t n, len;
+
+	if (id == NULL || url == NULL || strncmp(id, "sg-", 3) != 0)
+		return false;
+	n = strspn(id + 3, "0123456789abcdef");
+	if (id[3 + n] != '\0' || n < 8 || n > 17)
+		return false;
+	len = strlen(url);
+	return strncmp(url, "https://", 8) == 0 &&
+	       url[strspn(url, ALERT_URL_CHARS)] == '\0' &&
+	       len > strlen(id) && strcmp(url + len - strlen(id), id) == 0;
 }
 
 static void

@@ -191,38 +191,10 @@ discord_append_escaped(struct buf *b, const char *s)
 
 /* ---- reading the alert ---- */
 
-static json_object *
-discord_member(json_object *obj, const char *key, enum json_type type)
-{
-	json_object *val = NULL;
-
-	if (!json_object_object_get_ex(obj, key, &val) ||
-	    !json_object_is_type(val, type))
-		return NULL;
-	return val;
-}
-
-/* Length of array, 0 for anything else (json-c asserts on a non-array). */
-static size_t
-discord_array_length(json_object *array)
-{
-	if (!json_object_is_type(array, json_type_array))
-		return 0;
-	return json_object_array_length(array);
-}
-
-static const char *
-discord_string(json_object *obj, const char *key)
-{
-	json_object *val = discord_member(obj, key, json_type_string);
-
-	return val != NULL ? json_object_get_string(val) : NULL;
-}
-
 static const struct discord_severity *
 discord_severity_of(json_object *alert)
 {
-	const char *name = discord_string(alert, "severity");
+	const char *name = alert_get_string(alert, "severity");
 	size_t i, n = sizeof(discord_severities) /
 		      sizeof(discord_severities[0]);
 
@@ -313,7 +285,7 @@ static void
 discord_set_title(struct discord_embed *em, json_object *alert,
 		  const struct discord_severity *sev)
 {
-	const char *title = discord_string(alert, "title");
+	const char *title = alert_get_string(alert, "title");
 	struct buf b;
 	int rc;
 
@@ -334,8 +306,8 @@ discord_set_title(struct discord_embed *em, json_object *alert,
 static void
 discord_set_description(struct discord_embed *em, json_object *alert)
 {
-	const char *summary = discord_string(alert, "summary");
-	const char *text = discord_string(alert, "text");
+	const char *summary = alert_get_string(alert, "summary");
+	const char *text = alert_get_string(alert, "text");
 	struct buf b;
 	int rc = 0;
 
@@ -359,9 +331,9 @@ discord_set_description(struct discord_embed *em, json_object *alert)
 static void
 discord_set_footer(struct discord_embed *em, json_object *alert)
 {
-	json_object *sns = discord_member(alert, "sns", json_type_object);
-	const char *id = discord_string(sns, "message_id");
-	const char *topic = discord_string(sns, "topic_arn");
+	json_object *sns = alert_get_member(alert, "sns", json_type_object);
+	const char *id = alert_get_string(sns, "message_id");
+	const char *topic = alert_get_string(sns, "topic_arn");
 	struct buf b;
 	char *clean;
 
@@ -392,8 +364,8 @@ discord_set_timestamp(struct discord_embed *em, json_object *alert)
 {
 	time_t t;
 
-	if (text_parse_time(discord_string(alert, "occurred_at"), &t) != 0 &&
-	    text_parse_time(discord_string(alert, "received_at"), &t) != 0)
+	if (text_parse_time(alert_get_string(alert, "occurred_at"), &t) != 0 &&
+	    text_parse_time(alert_get_string(alert, "received_at"), &t) != 0)
 		return;
 	text_format_time(t, em->timestamp, sizeof(em->timestamp));
 }
@@ -403,8 +375,8 @@ discord_set_timestamp(struct discord_embed *em, json_object *alert)
 static void
 discord_add_when(struct discord_embed *em, json_object *alert, time_t t)
 {
-	const char *local = discord_string(alert, "occurred_at_local");
-	const char *zone = discord_string(alert, "timezone");
+	const char *local = alert_get_string(alert, "occurred_at_local");
+	const char *zone = alert_get_string(alert, "timezone");
 	struct buf b;
 	struct tm tm;
 	char utc[32];
@@ -424,39 +396,16 @@ discord_add_when(struct discord_embed *em, json_object *alert, time_t t)
 
 /* ---- security-group fields ---- */
 
-#define DISCORD_URL_CHARS \
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
-	"-.:/?=#"
-
-/* Whether id and url are a group id and its console link as the alert
- * document builds them: then they hold no character that Discord
- * markdown gives a meaning in a masked link, and need no escaping. */
-static bool
-discord_link_is_safe(const char *id, const char *url)
-{
-	size_t n, len;
-
-	if (id == NULL || url == NULL || strncmp(id, "sg-", 3) != 0)
-		return false;
-	n = strspn(id + 3, "0123456789abcdef");
-	if (id[3 + n] != '\0' || n < 8 || n > 17)
-		return false;
-	len = strlen(url);
-	return strncmp(url, "https://", 8) == 0 &&
-	       url[strspn(url, DISCORD_URL_CHARS)] == '\0' &&
-	       len > strlen(id) && strcmp(url + len - strlen(id), id) == 0;
-}
-
 /* One group: "[sg-0abc](url) (name)", or escaped text without a link. */
 static int
 discord_append_group(struct buf *b, json_object *group)
 {
-	const char *id = discord_string(group, "id");
-	const char *name = discord_string(group, "name");
-	const char *url = discord_string(group, "console_url");
+	const char *id = alert_get_string(group, "id");
+	const char *name = alert_get_string(group, "name");
+	const char *url = alert_get_string(group, "console_url");
 	int rc;
 
-	if (discord_link_is_safe(id, url))
+	if (alert_console_link_is_safe(id, url))
 		rc = buf_printf(b, "[%s](%s)", id, url);
 	else
 		rc = discord_append_escaped(b, id != NULL ? id : name);
@@ -474,9 +423,9 @@ discord_append_group(struct buf *b, json_object *group)
 static void
 discord_add_groups(struct discord_embed *em, json_object *alert)
 {
-	json_object *groups = discord_member(alert, "security_groups",
+	json_object *groups = alert_get_member(alert, "security_groups",
 					     json_type_array);
-	size_t i, n = discord_array_length(groups);
+	size_t i, n = alert_array_length(groups);
 	struct buf b, line;
 	int rc = 0;
 
@@ -507,7 +456,7 @@ discord_add_groups(struct discord_embed *em, json_object *alert)
 static bool
 discord_is_true(json_object *obj, const char *key)
 {
-	json_object *val = discord_member(obj, key, json_type_boolean);
+	json_object *val = alert_get_member(obj, key, json_type_boolean);
 
 	return val != NULL && json_object_get_boolean(val);
 }
@@ -517,8 +466,8 @@ static int
 discord_append_caller(struct buf *b, json_object *actor,
 		      enum label_language lang)
 {
-	const char *name = discord_string(actor, "name");
-	const char *type = discord_string(actor, "type");
+	const char *name = alert_get_string(actor, "name");
+	const char *type = alert_get_string(actor, "type");
 	int rc = 0;
 
 	if (discord_is_true(actor, "root"))
@@ -537,8 +486,8 @@ discord_append_caller(struct buf *b, json_object *actor,
 static void
 discord_add_who(struct discord_embed *em, json_object *actor)
 {
-	const char *arn = discord_string(actor, "arn");
-	const char *via = discord_string(actor, "invoked_by");
+	const char *arn = alert_get_string(actor, "arn");
+	const char *via = alert_get_string(actor, "invoked_by");
 	struct buf b;
 	int rc;
 
@@ -558,8 +507,8 @@ discord_add_who(struct discord_embed *em, json_object *actor)
 static void
 discord_add_error(struct discord_embed *em, json_object *event)
 {
-	const char *code = discord_string(event, "error_code");
-	const char *message = discord_string(event, "error_message");
+	const char *code = alert_get_string(event, "error_code");
+	const char *message = alert_get_string(event, "error_message");
 	struct buf b;
 	int rc;
 
@@ -578,9 +527,9 @@ discord_add_error(struct discord_embed *em, json_object *event)
 static char *
 discord_rule_line(json_object *rule, enum label_language lang)
 {
-	const char *change = discord_string(rule, "change");
-	const char *direction = discord_string(rule, "direction");
-	const char *text = discord_string(rule, "text");
+	const char *change = alert_get_string(rule, "change");
+	const char *direction = alert_get_string(rule, "direction");
+	const char *text = alert_get_string(rule, "text");
 	struct buf b;
 	char *line = NULL;
 	int rc;
@@ -600,8 +549,8 @@ discord_rule_line(json_object *rule, enum label_language lang)
 static void
 discord_read_rules(struct discord_embed *em, json_object *alert)
 {
-	json_object *rules = discord_member(alert, "rules", json_type_array);
-	size_t i, n = discord_array_length(rules);
+	json_object *rules = alert_get_member(alert, "rules", json_type_array);
+	size_t i, n = alert_array_length(rules);
 
 	em->rules_at = em->field_count;
 	if (n == 0)
@@ -625,7 +574,7 @@ discord_read_rules(struct discord_embed *em, json_object *alert)
 static bool
 discord_failed(json_object *event)
 {
-	return discord_string(event, "error_code") != NULL;
+	return alert_get_string(event, "error_code") != NULL;
 }
 
 /* The access words in the alert's language. */
@@ -633,19 +582,19 @@ static const char *
 discord_access(const struct discord_embed *em, json_object *event)
 {
 	const char *words = label_access(em->lang,
-					 discord_string(event, "access"));
+					 alert_get_string(event, "access"));
 
 	if (em->lang == LABEL_LANG_EN || words == NULL)
-		return discord_string(event, "access_text");
+		return alert_get_string(event, "access_text");
 	return words;
 }
 
 static void
 discord_add_sg_fields(struct discord_embed *em, json_object *alert)
 {
-	json_object *event = discord_member(alert, "event", json_type_object);
-	json_object *epoch = discord_member(event, "epoch", json_type_int);
-	const char *name = discord_string(event, "name");
+	json_object *event = alert_get_member(alert, "event", json_type_object);
+	json_object *epoch = alert_get_member(event, "epoch", json_type_int);
+	const char *name = alert_get_string(event, "name");
 	struct buf b;
 
 	if (name != NULL) {
@@ -659,39 +608,39 @@ discord_add_sg_fields(struct discord_embed *em, json_object *alert)
 	}
 	discord_add_groups(em, alert);
 	discord_read_rules(em, alert);
-	discord_add_who(em, discord_member(event, "actor", json_type_object));
+	discord_add_who(em, alert_get_member(event, "actor", json_type_object));
 	discord_add_value(em, label(em->lang, LABEL_HOW),
 			  discord_access(em, event), true);
 	discord_add_value(em, label(em->lang, LABEL_SOURCE_IP),
-			  discord_string(event, "source_ip"), true);
+			  alert_get_string(event, "source_ip"), true);
 	discord_add_value(em, label(em->lang, LABEL_REGION),
-			  discord_string(event, "region"), true);
+			  alert_get_string(event, "region"), true);
 	discord_add_value(em, label(em->lang, LABEL_ACCOUNT),
-			  discord_string(event, "account"), true);
+			  alert_get_string(event, "account"), true);
 	if (epoch != NULL)
 		discord_add_when(em, alert,
 				 (time_t)json_object_get_int64(epoch));
 	else
 		discord_add_value(em, label(em->lang, LABEL_WHEN),
-				  discord_string(event, "time"), false);
+				  alert_get_string(event, "time"), false);
 	discord_add_value(em, label(em->lang, LABEL_USER_AGENT),
-			  discord_string(event, "user_agent"), false);
+			  alert_get_string(event, "user_agent"), false);
 	discord_add_value(em, label(em->lang, LABEL_CLOUDTRAIL_EVENT_ID),
-			  discord_string(event, "id"), true);
+			  alert_get_string(event, "id"), true);
 	discord_add_error(em, event);
 }
 
 static void
 discord_add_other_fields(struct discord_embed *em, json_object *alert)
 {
-	json_object *sns = discord_member(alert, "sns", json_type_object);
-	const char *kind = discord_string(alert, "kind");
+	json_object *sns = alert_get_member(alert, "sns", json_type_object);
+	const char *kind = alert_get_string(alert, "kind");
 	time_t t;
 
 	if (kind != NULL && strcmp(kind, "subscription_ended") == 0)
 		discord_add_value(em, label(em->lang, LABEL_TOPIC),
-				  discord_string(sns, "topic_arn"), false);
-	if (text_parse_time(discord_string(alert, "occurred_at"), &t) == 0)
+				  alert_get_string(sns, "topic_arn"), false);
+	if (text_parse_time(alert_get_string(alert, "occurred_at"), &t) == 0)
 		discord_add_when(em, alert, t);
 	em->rules_at = em->field_count;
 }
@@ -809,7 +758,6 @@ fail:
 	buf_free(&b);
 	em->nomem = true;
 }
-
 
 /*
  * Lays the rule lines out in fields of at most 1024 code points, no
@@ -1070,10 +1018,10 @@ static int
 discord_embed_build(json_object *alert, struct discord_embed *em)
 {
 	const struct discord_severity *sev = discord_severity_of(alert);
-	const char *kind = discord_string(alert, "kind");
+	const char *kind = alert_get_string(alert, "kind");
 
 	memset(em, 0, sizeof(*em));
-	if (label_language_parse(discord_string(alert, "language"),
+	if (label_language_parse(alert_get_string(alert, "language"),
 				 &em->lang) != 0)
 		em->lang = LABEL_LANG_EN;
 	em->color = sev->color;

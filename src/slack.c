@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 
+#include "snsrelay/alert.h"
 #include "snsrelay/buf.h"
 #include "snsrelay/labels.h"
 #include "snsrelay/slack.h"
@@ -189,40 +190,14 @@ slack_append_mrkdwn(struct buf *b, const char *value, size_t max)
 
 /* ---- reading the alert ---- */
 
-static json_object *
-slack_member(json_object *obj, const char *key, enum json_type type)
-{
-	json_object *val = NULL;
-
-	if (!json_object_object_get_ex(obj, key, &val) ||
-	    !json_object_is_type(val, type))
-		return NULL;
-	return val;
-}
-
-static const char *
-slack_string(json_object *obj, const char *key)
-{
-	json_object *val = slack_member(obj, key, json_type_string);
-
-	return val != NULL ? json_object_get_string(val) : NULL;
-}
-
-static size_t
-slack_array_length(json_object *array)
-{
-	if (!json_object_is_type(array, json_type_array))
-		return 0;
-	return json_object_array_length(array);
-}
-
-/* The language of the alert's words; English unless it says "ko". */
+/* The language of the alert's words: English unless it is "ko". */
 static enum label_language
 slack_lang(json_object *alert)
 {
 	enum label_language lang = LABEL_LANG_EN;
 
-	if (label_language_parse(slack_string(alert, "language"), &lang) != 0)
+	if (label_language_parse(alert_get_string(alert, "language"),
+				 &lang) != 0)
 		lang = LABEL_LANG_EN;
 	return lang;
 }
@@ -230,7 +205,7 @@ slack_lang(json_object *alert)
 static const char *
 slack_severity_label(json_object *alert)
 {
-	const char *name = slack_string(alert, "severity");
+	const char *name = alert_get_string(alert, "severity");
 	size_t i, n = sizeof(slack_severities) / sizeof(slack_severities[0]);
 
 	for (i = 0; name != NULL && i < n; i++)
@@ -332,7 +307,7 @@ slack_add_section(struct slack_message *m, struct buf *b, int rc)
 static char *
 slack_header_text(json_object *alert)
 {
-	const char *title = slack_string(alert, "title");
+	const char *title = alert_get_string(alert, "title");
 	char *cut = text_truncate(title != NULL ? title :
 				  label(slack_lang(alert), LABEL_ALERT),
 				  SLACK_HEADER_MAX);
@@ -367,14 +342,14 @@ slack_add_summary(struct slack_message *m, json_object *alert)
 
 	buf_init(&b, SLACK_BUF_MAX);
 	slack_add_section(m, &b, slack_append_mrkdwn(&b,
-		slack_string(alert, "summary"), SLACK_SECTION_TEXT_MAX));
+		alert_get_string(alert, "summary"), SLACK_SECTION_TEXT_MAX));
 }
 
 /* The generic alert's message text, in a section of its own. */
 static void
 slack_add_message_text(struct slack_message *m, json_object *alert)
 {
-	const char *text = slack_string(alert, "text");
+	const char *text = alert_get_string(alert, "text");
 	struct buf b;
 
 	if (text == NULL)
@@ -398,7 +373,7 @@ slack_add_field(struct slack_message *m, const char *name, struct buf *b,
 	if (rc != 0)
 		m->nomem = true;
 	if (rc != 0 || slack_is_blank(b->data) ||
-	    slack_array_length(m->fields) >= SLACK_FIELDS_MAX) {
+	    alert_array_length(m->fields) >= SLACK_FIELDS_MAX) {
 		buf_free(b);
 		return;
 	}
@@ -430,8 +405,8 @@ slack_add_value(struct slack_message *m, const char *name, const char *value)
 static void
 slack_add_when(struct slack_message *m, json_object *alert, time_t t)
 {
-	const char *local = slack_string(alert, "occurred_at_local");
-	const char *zone = slack_string(alert, "timezone");
+	const char *local = alert_get_string(alert, "occurred_at_local");
+	const char *zone = alert_get_string(alert, "timezone");
 	struct buf b;
 	struct tm tm;
 	char utc[32];
@@ -452,39 +427,16 @@ slack_add_when(struct slack_message *m, json_object *alert, time_t t)
 	slack_add_field(m, label(m->lang, LABEL_WHEN), &b, rc);
 }
 
-#define SLACK_URL_CHARS \
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
-	"-.:/?=#"
-
-/* Whether id and url are a group id and its console link as the alert
- * document builds them: then they hold no "<", ">", "|" or "&" and can
- * go into a <url|text> link as they are. */
-static bool
-slack_link_is_safe(const char *id, const char *url)
-{
-	size_t n, len;
-
-	if (id == NULL || url == NULL || strncmp(id, "sg-", 3) != 0)
-		return false;
-	n = strspn(id + 3, "0123456789abcdef");
-	if (id[3 + n] != '\0' || n < 8 || n > 17)
-		return false;
-	len = strlen(url);
-	return strncmp(url, "https://", 8) == 0 &&
-	       url[strspn(url, SLACK_URL_CHARS)] == '\0' &&
-	       len > strlen(id) && strcmp(url + len - strlen(id), id) == 0;
-}
-
 /* One group: "<url|sg-0abc> (name)", or escaped text without a link. */
 static int
 slack_append_group(struct buf *b, json_object *group)
 {
-	const char *id = slack_string(group, "id");
-	const char *name = slack_string(group, "name");
-	const char *url = slack_string(group, "console_url");
+	const char *id = alert_get_string(group, "id");
+	const char *name = alert_get_string(group, "name");
+	const char *url = alert_get_string(group, "console_url");
 	int rc;
 
-	if (slack_link_is_safe(id, url))
+	if (alert_console_link_is_safe(id, url))
 		rc = buf_printf(b, "<%s|%s>", url, id);
 	else
 		rc = slack_append_mrkdwn(b, id != NULL ? id : name,
@@ -503,9 +455,9 @@ slack_append_group(struct buf *b, json_object *group)
 static void
 slack_add_groups(struct slack_message *m, json_object *alert)
 {
-	json_object *groups = slack_member(alert, "security_groups",
+	json_object *groups = alert_get_member(alert, "security_groups",
 					   json_type_array);
-	size_t i, n = slack_array_length(groups);
+	size_t i, n = alert_array_length(groups);
 	struct buf b, line;
 	int rc = 0;
 
@@ -537,7 +489,7 @@ slack_add_groups(struct slack_message *m, json_object *alert)
 static bool
 slack_is_true(json_object *obj, const char *key)
 {
-	json_object *val = slack_member(obj, key, json_type_boolean);
+	json_object *val = alert_get_member(obj, key, json_type_boolean);
 
 	return val != NULL && json_object_get_boolean(val);
 }
@@ -547,8 +499,8 @@ static int
 slack_append_caller(struct buf *b, json_object *actor,
 		    enum label_language lang)
 {
-	const char *name = slack_string(actor, "name");
-	const char *type = slack_string(actor, "type");
+	const char *name = alert_get_string(actor, "name");
+	const char *type = alert_get_string(actor, "type");
 	int rc = 0;
 
 	if (slack_is_true(actor, "root"))
@@ -567,8 +519,8 @@ slack_append_caller(struct buf *b, json_object *actor,
 static void
 slack_add_who(struct slack_message *m, json_object *actor)
 {
-	const char *arn = slack_string(actor, "arn");
-	const char *via = slack_string(actor, "invoked_by");
+	const char *arn = alert_get_string(actor, "arn");
+	const char *via = alert_get_string(actor, "invoked_by");
 	struct buf b;
 	int rc;
 
@@ -588,7 +540,7 @@ slack_add_who(struct slack_message *m, json_object *actor)
 static void
 slack_add_event(struct slack_message *m, json_object *event)
 {
-	const char *name = slack_string(event, "name");
+	const char *name = alert_get_string(event, "name");
 	struct buf b;
 	int rc;
 
@@ -596,7 +548,7 @@ slack_add_event(struct slack_message *m, json_object *event)
 		return;
 	buf_init(&b, SLACK_BUF_MAX);
 	rc = slack_append_mrkdwn(&b, name, SLACK_VALUE_CAP);
-	if (rc == 0 && slack_string(event, "error_code") != NULL)
+	if (rc == 0 && alert_get_string(event, "error_code") != NULL)
 		rc = buf_printf(&b, " (%s)", label(m->lang, LABEL_FAILED));
 	slack_add_field(m, label(m->lang, LABEL_EVENT), &b, rc);
 }
@@ -604,8 +556,8 @@ slack_add_event(struct slack_message *m, json_object *event)
 static void
 slack_add_error(struct slack_message *m, json_object *event)
 {
-	const char *code = slack_string(event, "error_code");
-	const char *message = slack_string(event, "error_message");
+	const char *code = alert_get_string(event, "error_code");
+	const char *message = alert_get_string(event, "error_message");
 	struct buf b;
 	int rc;
 
@@ -625,33 +577,34 @@ static const char *
 slack_access(const struct slack_message *m, json_object *event)
 {
 	const char *words = label_access(m->lang,
-					 slack_string(event, "access"));
+					 alert_get_string(event, "access"));
 
 	if (m->lang == LABEL_LANG_EN || words == NULL)
-		return slack_string(event, "access_text");
+		return alert_get_string(event, "access_text");
 	return words;
 }
 
 static void
 slack_add_sg_fields(struct slack_message *m, json_object *alert)
 {
-	json_object *event = slack_member(alert, "event", json_type_object);
-	json_object *epoch = slack_member(event, "epoch", json_type_int);
+	json_object *event = alert_get_member(alert, "event", json_type_object);
+	json_object *epoch = alert_get_member(event, "epoch", json_type_int);
 	time_t t;
 
 	slack_add_event(m, event);
 	slack_add_groups(m, alert);
-	slack_add_who(m, slack_member(event, "actor", json_type_object));
+	slack_add_who(m, alert_get_member(event, "actor", json_type_object));
 	slack_add_value(m, label(m->lang, LABEL_HOW), slack_access(m, event));
 	slack_add_value(m, label(m->lang, LABEL_SOURCE_IP),
-			slack_string(event, "source_ip"));
+			alert_get_string(event, "source_ip"));
 	slack_add_value(m, label(m->lang, LABEL_REGION),
-			slack_string(event, "region"));
+			alert_get_string(event, "region"));
 	slack_add_value(m, label(m->lang, LABEL_ACCOUNT),
-			slack_string(event, "account"));
+			alert_get_string(event, "account"));
 	if (epoch != NULL)
 		slack_add_when(m, alert, (time_t)json_object_get_int64(epoch));
-	else if (text_parse_time(slack_string(alert, "occurred_at"), &t) == 0)
+	else if (text_parse_time(alert_get_string(alert, "occurred_at"),
+				 &t) == 0)
 		slack_add_when(m, alert, t);
 	slack_add_error(m, event);
 }
@@ -659,14 +612,14 @@ slack_add_sg_fields(struct slack_message *m, json_object *alert)
 static void
 slack_add_other_fields(struct slack_message *m, json_object *alert)
 {
-	json_object *sns = slack_member(alert, "sns", json_type_object);
-	const char *kind = slack_string(alert, "kind");
+	json_object *sns = alert_get_member(alert, "sns", json_type_object);
+	const char *kind = alert_get_string(alert, "kind");
 	time_t t;
 
 	if (kind != NULL && strcmp(kind, "subscription_ended") == 0)
 		slack_add_value(m, label(m->lang, LABEL_TOPIC),
-				slack_string(sns, "topic_arn"));
-	if (text_parse_time(slack_string(alert, "occurred_at"), &t) == 0)
+				alert_get_string(sns, "topic_arn"));
+	if (text_parse_time(alert_get_string(alert, "occurred_at"), &t) == 0)
 		slack_add_when(m, alert, t);
 }
 
@@ -676,7 +629,7 @@ slack_add_fields_block(struct slack_message *m)
 {
 	json_object *block;
 
-	if (slack_array_length(m->fields) == 0)
+	if (alert_array_length(m->fields) == 0)
 		return;
 	block = slack_block(m, "section");
 	slack_add(m, block, "fields", json_object_get(m->fields));
@@ -689,9 +642,9 @@ slack_add_fields_block(struct slack_message *m)
 static char *
 slack_rule_line(json_object *rule, enum label_language lang)
 {
-	const char *change = slack_string(rule, "change");
-	const char *direction = slack_string(rule, "direction");
-	const char *text = slack_string(rule, "text");
+	const char *change = alert_get_string(rule, "change");
+	const char *direction = alert_get_string(rule, "direction");
+	const char *text = alert_get_string(rule, "text");
 	struct buf b;
 	char *line = NULL;
 	int rc;
@@ -743,8 +696,8 @@ slack_fill_rules(struct buf *b, json_object *rules, size_t n,
 static void
 slack_add_rules(struct slack_message *m, json_object *alert)
 {
-	json_object *rules = slack_member(alert, "rules", json_type_array);
-	size_t n = slack_array_length(rules);
+	json_object *rules = alert_get_member(alert, "rules", json_type_array);
+	size_t n = alert_array_length(rules);
 	struct buf b;
 	long shown;
 	int rc = 0;
@@ -799,17 +752,17 @@ slack_add_context_labeled(struct slack_message *m, json_object *elements,
 static void
 slack_add_context(struct slack_message *m, json_object *alert)
 {
-	json_object *sns = slack_member(alert, "sns", json_type_object);
-	json_object *event = slack_member(alert, "event", json_type_object);
+	json_object *sns = alert_get_member(alert, "sns", json_type_object);
+	json_object *event = alert_get_member(alert, "event", json_type_object);
 	json_object *block = slack_block(m, "context");
 	json_object *elements = json_object_new_array();
 
 	slack_add_context_labeled(m, elements, LABEL_SEVERITY, ": ",
 				  slack_severity_label(alert));
 	slack_add_context_labeled(m, elements, LABEL_SNS_MESSAGE, " ",
-				  slack_string(sns, "message_id"));
+				  alert_get_string(sns, "message_id"));
 	slack_add_context_labeled(m, elements, LABEL_CLOUDTRAIL_EVENT, " ",
-				  slack_string(event, "id"));
+				  alert_get_string(event, "id"));
 	slack_add(m, block, "elements", elements);
 	slack_push(m, m->blocks, block);
 }
@@ -827,7 +780,7 @@ static void
 slack_add_blocks(struct slack_message *m, json_object *alert,
 		 const char *header)
 {
-	const char *kind = slack_string(alert, "kind");
+	const char *kind = alert_get_string(alert, "kind");
 	bool is_sg = kind != NULL && strcmp(kind, "security_group_change") == 0;
 
 	slack_add_header(m, header);

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "snsrelay/alert.h"
 #include "snsrelay/buf.h"
 #include "snsrelay/labels.h"
 #include "snsrelay/teams.h"
@@ -147,37 +148,10 @@ teams_append_escaped(struct buf *b, const char *value, size_t max)
 
 /* ---- reading the alert ---- */
 
-static json_object *
-teams_member(json_object *obj, const char *key, enum json_type type)
-{
-	json_object *val = NULL;
-
-	if (!json_object_object_get_ex(obj, key, &val) ||
-	    !json_object_is_type(val, type))
-		return NULL;
-	return val;
-}
-
-static const char *
-teams_string(json_object *obj, const char *key)
-{
-	json_object *val = teams_member(obj, key, json_type_string);
-
-	return val != NULL ? json_object_get_string(val) : NULL;
-}
-
-static size_t
-teams_array_length(json_object *array)
-{
-	if (!json_object_is_type(array, json_type_array))
-		return 0;
-	return json_object_array_length(array);
-}
-
 static const struct teams_severity *
 teams_severity_of(json_object *alert)
 {
-	const char *name = teams_string(alert, "severity");
+	const char *name = alert_get_string(alert, "severity");
 	size_t i, n = sizeof(teams_severities) / sizeof(teams_severities[0]);
 
 	for (i = 0; name != NULL && i < n; i++)
@@ -253,7 +227,7 @@ static void
 teams_add_title(struct teams_card *c, json_object *alert)
 {
 	const struct teams_severity *sev = teams_severity_of(alert);
-	const char *title = teams_string(alert, "title");
+	const char *title = alert_get_string(alert, "title");
 	json_object *block = json_object_new_object();
 	struct buf b;
 
@@ -280,13 +254,13 @@ teams_add_summary(struct teams_card *c, json_object *alert)
 
 	buf_init(&b, TEAMS_BUF_MAX);
 	teams_add_text_block(c, &b, teams_append_escaped(&b,
-		teams_string(alert, "summary"), c->budget.summary), NULL);
+		alert_get_string(alert, "summary"), c->budget.summary), NULL);
 }
 
 static void
 teams_add_message_text(struct teams_card *c, json_object *alert)
 {
-	const char *text = teams_string(alert, "text");
+	const char *text = alert_get_string(alert, "text");
 	struct buf b;
 
 	if (text == NULL || c->budget.text == 0)
@@ -334,8 +308,8 @@ teams_add_value(struct teams_card *c, const char *title, const char *value)
 static void
 teams_add_when(struct teams_card *c, json_object *alert, time_t t)
 {
-	const char *local = teams_string(alert, "occurred_at_local");
-	const char *zone = teams_string(alert, "timezone");
+	const char *local = alert_get_string(alert, "occurred_at_local");
+	const char *zone = alert_get_string(alert, "timezone");
 	struct buf b;
 	struct tm tm;
 	char utc[32];
@@ -358,39 +332,16 @@ teams_add_when(struct teams_card *c, json_object *alert, time_t t)
 	teams_add_fact(c, label(c->lang, LABEL_WHEN), &b, rc);
 }
 
-#define TEAMS_URL_CHARS \
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" \
-	"-.:/?=#"
-
-/* Whether id and url are a group id and its console link as the alert
- * document builds them: then they hold no character that markdown gives
- * a meaning in a link, and need no escaping. */
-static bool
-teams_link_is_safe(const char *id, const char *url)
-{
-	size_t n, len;
-
-	if (id == NULL || url == NULL || strncmp(id, "sg-", 3) != 0)
-		return false;
-	n = strspn(id + 3, "0123456789abcdef");
-	if (id[3 + n] != '\0' || n < 8 || n > 17)
-		return false;
-	len = strlen(url);
-	return strncmp(url, "https://", 8) == 0 &&
-	       url[strspn(url, TEAMS_URL_CHARS)] == '\0' &&
-	       len > strlen(id) && strcmp(url + len - strlen(id), id) == 0;
-}
-
 /* One group: "[sg-0abc](url) (name)", or escaped text without a link. */
 static int
 teams_append_group(struct teams_card *c, struct buf *b, json_object *group)
 {
-	const char *id = teams_string(group, "id");
-	const char *name = teams_string(group, "name");
-	const char *url = teams_string(group, "console_url");
+	const char *id = alert_get_string(group, "id");
+	const char *name = alert_get_string(group, "name");
+	const char *url = alert_get_string(group, "console_url");
 	int rc;
 
-	if (teams_link_is_safe(id, url))
+	if (alert_console_link_is_safe(id, url))
 		rc = buf_printf(b, "[%s](%s)", id, url);
 	else
 		rc = teams_append_escaped(b, id != NULL ? id : name,
@@ -407,9 +358,9 @@ teams_append_group(struct teams_card *c, struct buf *b, json_object *group)
 static void
 teams_add_groups(struct teams_card *c, json_object *alert)
 {
-	json_object *groups = teams_member(alert, "security_groups",
+	json_object *groups = alert_get_member(alert, "security_groups",
 					   json_type_array);
-	size_t i, n = teams_array_length(groups);
+	size_t i, n = alert_array_length(groups);
 	struct buf b;
 	int rc = 0;
 
@@ -432,7 +383,7 @@ teams_add_groups(struct teams_card *c, json_object *alert)
 static bool
 teams_is_true(json_object *obj, const char *key)
 {
-	json_object *val = teams_member(obj, key, json_type_boolean);
+	json_object *val = alert_get_member(obj, key, json_type_boolean);
 
 	return val != NULL && json_object_get_boolean(val);
 }
@@ -441,8 +392,8 @@ teams_is_true(json_object *obj, const char *key)
 static int
 teams_append_caller(struct teams_card *c, struct buf *b, json_object *actor)
 {
-	const char *name = teams_string(actor, "name");
-	const char *type = teams_string(actor, "type");
+	const char *name = alert_get_string(actor, "name");
+	const char *type = alert_get_string(actor, "type");
 	int rc = 0;
 
 	if (teams_is_true(actor, "root"))
@@ -461,8 +412,8 @@ teams_append_caller(struct teams_card *c, struct buf *b, json_object *actor)
 static void
 teams_add_who(struct teams_card *c, json_object *actor)
 {
-	const char *arn = teams_string(actor, "arn");
-	const char *via = teams_string(actor, "invoked_by");
+	const char *arn = alert_get_string(actor, "arn");
+	const char *via = alert_get_string(actor, "invoked_by");
 	struct buf b;
 	int rc;
 
@@ -482,9 +433,9 @@ teams_add_who(struct teams_card *c, json_object *actor)
 static void
 teams_add_event(struct teams_card *c, json_object *event)
 {
-	const char *name = teams_string(event, "name");
-	const char *code = teams_string(event, "error_code");
-	const char *message = teams_string(event, "error_message");
+	const char *name = alert_get_string(event, "name");
+	const char *code = alert_get_string(event, "error_code");
+	const char *message = alert_get_string(event, "error_message");
 	struct buf b;
 	int rc;
 
@@ -512,33 +463,34 @@ static const char *
 teams_access(const struct teams_card *c, json_object *event)
 {
 	const char *words = label_access(c->lang,
-					 teams_string(event, "access"));
+					 alert_get_string(event, "access"));
 
 	if (c->lang == LABEL_LANG_EN || words == NULL)
-		return teams_string(event, "access_text");
+		return alert_get_string(event, "access_text");
 	return words;
 }
 
 static void
 teams_add_sg_facts(struct teams_card *c, json_object *alert)
 {
-	json_object *event = teams_member(alert, "event", json_type_object);
-	json_object *epoch = teams_member(event, "epoch", json_type_int);
+	json_object *event = alert_get_member(alert, "event", json_type_object);
+	json_object *epoch = alert_get_member(event, "epoch", json_type_int);
 	time_t t;
 
 	teams_add_event(c, event);
 	teams_add_groups(c, alert);
-	teams_add_who(c, teams_member(event, "actor", json_type_object));
+	teams_add_who(c, alert_get_member(event, "actor", json_type_object));
 	teams_add_value(c, label(c->lang, LABEL_HOW), teams_access(c, event));
 	teams_add_value(c, label(c->lang, LABEL_SOURCE_IP),
-			teams_string(event, "source_ip"));
+			alert_get_string(event, "source_ip"));
 	teams_add_value(c, label(c->lang, LABEL_REGION),
-			teams_string(event, "region"));
+			alert_get_string(event, "region"));
 	teams_add_value(c, label(c->lang, LABEL_ACCOUNT),
-			teams_string(event, "account"));
+			alert_get_string(event, "account"));
 	if (epoch != NULL)
 		teams_add_when(c, alert, (time_t)json_object_get_int64(epoch));
-	else if (text_parse_time(teams_string(alert, "occurred_at"), &t) == 0)
+	else if (text_parse_time(alert_get_string(alert, "occurred_at"),
+				 &t) == 0)
 		teams_add_when(c, alert, t);
 }
 
@@ -546,23 +498,23 @@ teams_add_sg_facts(struct teams_card *c, json_object *alert)
 static void
 teams_add_common_facts(struct teams_card *c, json_object *alert, bool is_sg)
 {
-	json_object *sns = teams_member(alert, "sns", json_type_object);
-	json_object *event = teams_member(alert, "event", json_type_object);
-	const char *kind = teams_string(alert, "kind");
+	json_object *sns = alert_get_member(alert, "sns", json_type_object);
+	json_object *event = alert_get_member(alert, "event", json_type_object);
+	const char *kind = alert_get_string(alert, "kind");
 	time_t t;
 
 	if (kind != NULL && strcmp(kind, "subscription_ended") == 0)
 		teams_add_value(c, label(c->lang, LABEL_TOPIC),
-				teams_string(sns, "topic_arn"));
+				alert_get_string(sns, "topic_arn"));
 	if (!is_sg &&
-	    text_parse_time(teams_string(alert, "occurred_at"), &t) == 0)
+	    text_parse_time(alert_get_string(alert, "occurred_at"), &t) == 0)
 		teams_add_when(c, alert, t);
 	teams_add_value(c, label(c->lang, LABEL_SEVERITY),
 			label_severity(c->lang, teams_severity_of(alert)->name));
 	teams_add_value(c, label(c->lang, LABEL_SNS_MESSAGE),
-			teams_string(sns, "message_id"));
+			alert_get_string(sns, "message_id"));
 	teams_add_value(c, label(c->lang, LABEL_CLOUDTRAIL_EVENT),
-			teams_string(event, "id"));
+			alert_get_string(event, "id"));
 }
 
 static void
@@ -570,7 +522,7 @@ teams_add_fact_set(struct teams_card *c)
 {
 	json_object *set;
 
-	if (teams_array_length(c->facts) == 0)
+	if (alert_array_length(c->facts) == 0)
 		return;
 	set = json_object_new_object();
 	teams_add_string(c, set, "type", "FactSet");
@@ -584,9 +536,9 @@ teams_add_fact_set(struct teams_card *c)
 static char *
 teams_rule_line(json_object *rule, enum label_language lang)
 {
-	const char *change = teams_string(rule, "change");
-	const char *direction = teams_string(rule, "direction");
-	const char *text = teams_string(rule, "text");
+	const char *change = alert_get_string(rule, "change");
+	const char *direction = alert_get_string(rule, "direction");
+	const char *text = alert_get_string(rule, "text");
 	struct buf b;
 	char *line = NULL;
 	int rc;
@@ -635,8 +587,8 @@ teams_fill_rules(struct teams_card *c, struct buf *b, json_object *rules,
 static void
 teams_add_rules(struct teams_card *c, json_object *alert)
 {
-	json_object *rules = teams_member(alert, "rules", json_type_array);
-	size_t n = teams_array_length(rules);
+	json_object *rules = alert_get_member(alert, "rules", json_type_array);
+	size_t n = alert_array_length(rules);
 	struct buf b;
 	long shown;
 	int rc;
@@ -699,12 +651,13 @@ teams_envelope(struct teams_card *c, json_object *card)
 static json_object *
 teams_build_with(json_object *alert, const struct teams_budget *budget)
 {
-	const char *kind = teams_string(alert, "kind");
+	const char *kind = alert_get_string(alert, "kind");
 	bool is_sg = kind != NULL && strcmp(kind, "security_group_change") == 0;
 	struct teams_card c = { NULL, NULL, *budget, false, LABEL_LANG_EN };
 	json_object *payload = NULL;
 
-	if (label_language_parse(teams_string(alert, "language"), &c.lang) != 0)
+	if (label_language_parse(alert_get_string(alert, "language"),
+				 &c.lang) != 0)
 		c.lang = LABEL_LANG_EN;
 	c.body = json_object_new_array();
 	c.facts = json_object_new_array();

@@ -7,6 +7,8 @@
 #ifndef SNSRELAY_ALERT_H
 #define SNSRELAY_ALERT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -45,7 +47,24 @@ json_object *alert_from_unsubscribe(const struct sns_message *msg,
 				    const struct alert_options *opts,
 				    time_t received_at);
 
-/* Returns the alert's string member key, or NULL. */
-const char *alert_get_string(json_object *alert, const char *key);
+/* Returns obj's string member key, or NULL when it is absent or not a
+ * string.  obj may be NULL. */
+const char *alert_get_string(json_object *obj, const char *key);
+
+/* Returns obj's member key when it has the given type, else NULL. */
+json_object *alert_get_member(json_object *obj, const char *key,
+			      enum json_type type);
+
+/* Number of elements of array, or 0 when it is not an array. */
+size_t alert_array_length(json_object *array);
+
+/*
+ * True when id and url are a security-group id (sg- and 8 to 17 hex
+ * digits) and a console link built for it: https, ending in the id, and
+ * made only of letters, digits and "-.:/?=#".  Such a pair contains no
+ * character that Discord, Slack or Teams markup gives a meaning in a
+ * link, so renderers may link it without escaping.
+ */
+bool alert_console_link_is_safe(const char *id, const char *url);
 
 #endif
