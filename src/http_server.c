@@ -33,7 +33,7 @@
 #define REQUEST_ID_SIZE 24
 #define REMOTE_ADDR_SIZE INET6_ADDRSTRLEN
 /* How long a stop waits for requests in flight: SNS stops waiting for
- * an answer after 15 s, so a longer wait would help no one. */
+ * a response after 15 s, so a longer wait would help no one. */
 #define DRAIN_MAX_MS 15000
 #define DRAIN_POLL_MS 50
 
@@ -317,7 +317,7 @@ route_first_call(struct http_server *server, struct MHD_Connection *conn,
 	const char *path = server->relay->cfg->endpoint_path;
 	enum MHD_Result ret;
 
-	/* Every branch but an accepted SNS POST answers now. */
+	/* Every branch but an accepted SNS POST responds now. */
 	state->responded = true;
 	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) {
 		bool health = strcmp(url, "/healthz") == 0;
@@ -591,7 +591,7 @@ http_server_stop(struct http_server *server)
 	if (server == NULL)
 		return;
 	/* Close the listening socket, let the requests in flight finish and
-	 * send their answers, then close the remaining idle connections. */
+	 * send their responses, then close the remaining idle connections. */
 	MHD_quiesce_daemon(server->daemon);
 	left = drain_requests(server);
 	if (left > 0) {

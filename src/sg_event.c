@@ -110,7 +110,7 @@ struct sg_ctx {
 	enum sg_risk rule_risk;		/* highest risk of an added rule */
 	bool risk_unknown_direction;
 	/* An added egress rule lets traffic out to the internet.  It keeps
-	 * the severity of a change but gets a title that says so. */
+	 * the severity of a change but gets a title naming it. */
 	bool egress_world_open;
 	enum label_language lang;	/* of the title */
 };

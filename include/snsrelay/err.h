@@ -1,6 +1,6 @@
 /*
  * Error reports handed from a module to its caller.  Modules fill a
- * struct err and return a result; callers decide how to log and answer.
+ * struct err and return a result; callers decide how to log and respond.
  */
 #ifndef SNSRELAY_ERR_H
 #define SNSRELAY_ERR_H
@@ -9,8 +9,8 @@
 
 /*
  * Outcome of an operation on untrusted input.  RESULT_REJECT means that
- * retrying cannot help (answer 4xx to SNS); RESULT_RETRY means a
- * transient fault (answer 503 so that SNS retries).
+ * retrying cannot help (respond 4xx to SNS); RESULT_RETRY means a
+ * transient fault (respond 503 so that SNS retries).
  */
 enum result {
 	RESULT_OK = 0,

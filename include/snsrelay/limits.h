@@ -11,7 +11,7 @@
 #define LIMIT_CONNECTIONS_DEFAULT       256
 #define LIMIT_CONNECTIONS_PER_IP_DEFAULT 64
 #define LIMIT_CONNECTION_MEMORY_DEFAULT (64 * 1024)
-/* Idle time before a connection is closed; SNS waits 15 s for an answer. */
+/* Idle time before a connection is closed; SNS waits 15 s for a response. */
 #define LIMIT_REQUEST_TIMEOUT_S_DEFAULT 15
 #define LIMIT_HEADER_VALUE_BYTES        1024
 
@@ -23,7 +23,7 @@
 #define LIMIT_CERT_CACHE_DEFAULT        64
 #define LIMIT_SIGNATURE_B64_BYTES       1024
 
-/* Subscription confirmation: the answer is a short XML document. */
+/* Subscription confirmation: the response is a short XML document. */
 #define LIMIT_CONFIRM_RESPONSE_BYTES    (64 * 1024)
 #define LIMIT_CONFIRM_MS_DEFAULT        5000
 
