@@ -74,7 +74,7 @@ struct dispatcher_worker {
 	/* Rows the receiver accepted but the spool could not mark
 	 * delivered (full disk, lock).  Until they are recorded the worker
 	 * sends nothing, so it never posts them again.  A restart in that
-	 * window forgets them, and they are sent once more. */
+	 * window loses this list, and they are sent once more. */
 	int64_t unrecorded[DISCORD_EMBEDS_MAX];
 	size_t unrecorded_count;
 	char last_spool_error[ERR_MSG_MAX];
