@@ -15,11 +15,13 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "snsrelay/buf.h"
+#include "snsrelay/cidr.h"
 #include "snsrelay/config.h"
 #include "snsrelay/labels.h"
 #include "snsrelay/err.h"
@@ -94,6 +96,8 @@ static int config_check_url(const char *value, struct buf *why);
 static int config_check_timezone(const char *value, struct buf *why);
 static int config_check_language(const char *value, struct buf *why);
 static int config_check_host_pattern(const char *value, struct buf *why);
+static int config_check_cidr_list(const char *value, struct buf *why);
+static int config_check_user(const char *value, struct buf *why);
 
 static const char *const config_log_levels[] = {
 	"debug", "info", "warn", "error", NULL,
@@ -186,6 +190,57 @@ static const struct option_def config_options[] = {
 			"is closed.",
 	},
 	{
+		.name = "basic_auth_user",
+		.type = OPTION_STRING,
+		.offset = OFFSET(basic_auth_user),
+		.check = config_check_user,
+		.help = "User name that SNS must send with HTTP Basic "
+			"authentication (https://USER:PASSWORD@host/sns in "
+			"the subscription).  Needs basic_auth_password or "
+			"basic_auth_password_file.",
+	},
+	{
+		.name = "basic_auth_password",
+		.type = OPTION_STRING,
+		.offset = OFFSET(basic_auth_password),
+		.help = "Password of basic_auth_user.  Never logged; prefer "
+			"basic_auth_password_file or the environment.",
+	},
+	{
+		.name = "basic_auth_password_file",
+		.type = OPTION_STRING,
+		.offset = OFFSET(basic_auth_password_file),
+		.check = config_check_path,
+		.help = "File whose first line is the password of "
+			"basic_auth_user, such as a container secret.",
+	},
+	{
+		.name = "allowed_sources",
+		.type = OPTION_STRING,
+		.offset = OFFSET(allowed_sources),
+		.check = config_check_cidr_list,
+		.help = "Addresses allowed to post to endpoint_path, as "
+			"comma-separated IPv4/IPv6 addresses or CIDR "
+			"blocks; others get 403.  Unset: any address.",
+	},
+	{
+		.name = "trusted_proxies",
+		.type = OPTION_STRING,
+		.offset = OFFSET(trusted_proxies),
+		.check = config_check_cidr_list,
+		.help = "Load balancers whose X-Forwarded-For header is "
+			"believed, as addresses or CIDR blocks.  Unset: the "
+			"header is ignored and the peer address is the "
+			"client.",
+	},
+	{
+		.name = "metrics",
+		.type = OPTION_BOOL,
+		.offset = OFFSET(metrics),
+		.default_text = "yes",
+		.help = "Serve Prometheus metrics at GET /metrics.",
+	},
+	{
 		.name = "topic",
 		.type = OPTION_TOPIC_LIST,
 		.offset = OFFSET(topics),
@@ -259,6 +314,28 @@ static const struct option_def config_options[] = {
 		.max = 60 * MS_PER_S,
 		.unit_ms = 1,
 		.help = "Deadline of one signing certificate download.",
+	},
+	{
+		.name = "cert_fetch_per_minute",
+		.type = OPTION_UINT,
+		.offset = OFFSET(cert_fetch_per_minute),
+		.default_text = "30",
+		.min = 1,
+		.max = 6000,
+		.help = "Signing certificate downloads per minute, all "
+			"hosts together; messages beyond it get 503 so "
+			"that SNS retries later.",
+	},
+	{
+		.name = "cert_failure_ttl",
+		.type = OPTION_DURATION,
+		.offset = OFFSET(cert_failure_ttl_s),
+		.default_text = "1m",
+		.min = 0,
+		.max = 1 * MS_PER_HOUR,
+		.unit_ms = MS_PER_S,
+		.help = "How long a certificate URL that failed to download "
+			"or verify is not tried again.  Whole seconds.",
 	},
 	{
 		.name = "auto_confirm",
@@ -407,6 +484,18 @@ static const struct option_def config_options[] = {
 		.default_text = "logfmt",
 		.choices = config_log_formats,
 		.help = "Log line format on standard error.",
+	},
+	{
+		.name = "log_repeat_interval",
+		.type = OPTION_DURATION,
+		.offset = OFFSET(log_repeat_interval_s),
+		.default_text = "10s",
+		.min = 0,
+		.max = 1 * MS_PER_HOUR,
+		.unit_ms = MS_PER_S,
+		.help = "A warning or error repeated with the same event and "
+			"reason is logged at most once per interval, with "
+			"the count of lines left out.  0 logs every one.",
 	},
 	{
 		.name = "spool_path",
@@ -736,6 +825,34 @@ config_check_host_pattern(const char *value, struct buf *why)
 		buf_printf(why, "expected an fnmatch(3) pattern such as "
 			   "127.0.0.1:* of at most 255 printable "
 			   "characters without spaces");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+config_check_cidr_list(const char *value, struct buf *why)
+{
+	struct cidr_list list = { NULL, 0 };
+	int rc = cidr_list_parse(value, &list, why);
+
+	if (rc == 0 && list.count == 0) {
+		buf_printf(why, "expected addresses or CIDR blocks such as "
+			   "10.0.0.0/8, 2001:db8::/32");
+		rc = -1;
+	}
+	cidr_list_free(&list);
+	return rc;
+}
+
+/* RFC 7617: the user name of HTTP Basic cannot contain a colon. */
+static int
+config_check_user(const char *value, struct buf *why)
+{
+	if (*value == '\0' || strlen(value) > 255 ||
+	    !config_is_printable(value) || strchr(value, ':') != NULL) {
+		buf_printf(why, "expected at most 255 printable characters "
+			   "without ':'");
 		return -1;
 	}
 	return 0;
@@ -2188,6 +2305,46 @@ config_validate_filters(const struct relay_config *cfg, const char *origin,
 	return problems;
 }
 
+/* basic_auth_user needs exactly one source of its password. */
+static int
+config_validate_auth(const struct relay_config *cfg, const char *origin,
+		     struct config_report *report)
+{
+	bool password = cfg->basic_auth_password != NULL;
+	bool file = cfg->basic_auth_password_file != NULL;
+
+	if (cfg->basic_auth_user == NULL) {
+		if (!password && !file)
+			return 0;
+		config_report_add(report, "%s: a basic_auth password is set "
+				  "without basic_auth_user; set both or "
+				  "neither", origin);
+		return 1;
+	}
+	if (password && file) {
+		config_report_add(report, "%s: basic_auth_password and "
+				  "basic_auth_password_file are both set; "
+				  "keep one", origin);
+		return 1;
+	}
+	if (!password && !file) {
+		config_report_add(report, "%s: basic_auth_user is set without "
+				  "basic_auth_password or "
+				  "basic_auth_password_file", origin);
+		return 1;
+	}
+	if (password && *cfg->basic_auth_password == '\0') {
+		config_report_add(report, "%s: basic_auth_password is empty",
+				  origin);
+		return 1;
+	}
+	if (file)
+		return config_check_readable(origin, "basic_auth_password_file",
+					     cfg->basic_auth_password_file,
+					     report);
+	return 0;
+}
+
 int
 config_validate(const struct relay_config *cfg, const char *origin,
 		struct config_report *report)
@@ -2202,6 +2359,7 @@ config_validate(const struct relay_config *cfg, const char *origin,
 	problems += config_validate_retry(cfg, origin, report);
 	problems += config_validate_lists(cfg, origin, report);
 	problems += config_validate_filters(cfg, origin, report);
+	problems += config_validate_auth(cfg, origin, report);
 	if (cfg->discord_webhook_url != NULL &&
 	    config_find_webhook(cfg, "discord", cfg->webhook_count)) {
 		config_report_add(report, "%s: webhook name \"discord\" is "
@@ -2210,6 +2368,45 @@ config_validate(const struct relay_config *cfg, const char *origin,
 		problems++;
 	}
 	return problems;
+}
+
+int
+config_read_secrets(struct relay_config *cfg, const char *origin,
+		    struct config_report *report)
+{
+	const char *path = cfg->basic_auth_password_file;
+	char line[1024];
+	size_t len;
+	FILE *f;
+
+	if (path == NULL || cfg->basic_auth_password != NULL)
+		return 0;
+	if (origin == NULL)
+		origin = "configuration";
+	f = fopen(path, "re");
+	if (f == NULL) {
+		config_report_add(report, "%s: basic_auth_password_file \"%s\" "
+				  "is not readable: %s", origin, path,
+				  strerror(errno));
+		return 1;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	len = strcspn(line, "\r\n");
+	line[len] = '\0';
+	if (len == 0) {
+		config_report_add(report, "%s: basic_auth_password_file \"%s\" "
+				  "has an empty first line", origin, path);
+		return 1;
+	}
+	cfg->basic_auth_password = strdup(line);
+	OPENSSL_cleanse(line, sizeof(line));
+	if (cfg->basic_auth_password == NULL) {
+		config_report_add(report, "%s: out of memory", origin);
+		return 1;
+	}
+	return 0;
 }
 
 bool

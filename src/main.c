@@ -74,7 +74,8 @@ main_print_usage(FILE *out)
 		"exit\n"
 		"  -V, --version      print the version and library "
 		"versions and exit\n\n"
-		"Environment variables SNSRELAY_<OPTION> override the file; "
+		"SNSRELAY_CONFIG names the file when -c is not given.  "
+		"Environment variables\nSNSRELAY_<OPTION> override the file; "
 		"DISCORD_WEBHOOK_URL\nsets discord_webhook_url.  SIGTERM or "
 		"SIGINT stops the relay.\n");
 }
@@ -129,6 +130,10 @@ main_parse_args(int argc, char **argv, struct main_options *opts)
 			return EXIT_USAGE;
 		}
 	}
+	/* For containers, where a flag is harder to pass than a variable. */
+	if (opts->config_path == NULL && getenv("SNSRELAY_CONFIG") != NULL &&
+	    *getenv("SNSRELAY_CONFIG") != '\0')
+		opts->config_path = getenv("SNSRELAY_CONFIG");
 	if (optind < argc && strcmp(argv[optind], "spool") == 0) {
 		opts->spool_command = true;
 		opts->spool_argc = argc - optind - 1;
@@ -157,7 +162,8 @@ main_load_config(const struct main_options *opts, struct relay_config *cfg,
 	if (opts->config_path != NULL)
 		config_load_file(cfg, opts->config_path, report);
 	config_load_env(cfg, report);
-	config_validate(cfg, origin, report);
+	if (config_validate(cfg, origin, report) == 0)
+		config_read_secrets(cfg, origin, report);
 	return 0;
 }
 

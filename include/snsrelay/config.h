@@ -63,6 +63,15 @@ struct relay_config {
 	size_t connection_memory_limit;
 	unsigned request_timeout_s;
 
+	/* Inbound checks on the SNS endpoint.  Address lists use the
+	 * syntax of include/snsrelay/cidr.h; NULL: not set. */
+	char *basic_auth_user;		/* HTTP Basic; with a password */
+	char *basic_auth_password;	/* secret: never logged */
+	char *basic_auth_password_file;	/* alternative to the above */
+	char *allowed_sources;		/* NULL: any source */
+	char *trusted_proxies;		/* X-Forwarded-For believed from */
+	bool metrics;			/* serve GET /metrics */
+
 	/* SNS verification. */
 	char **topics;			/* exact ARNs or patterns with '*' */
 	size_t topic_count;
@@ -73,6 +82,8 @@ struct relay_config {
 	char *ca_file;			/* NULL: the system CA store */
 	unsigned cert_cache_size;
 	unsigned cert_fetch_timeout_ms;
+	unsigned cert_fetch_per_minute;	/* downloads, all hosts together */
+	unsigned cert_failure_ttl_s;	/* a failed URL is not retried */
 
 	/* Subscriptions. */
 	bool auto_confirm;
@@ -94,6 +105,7 @@ struct relay_config {
 	/* Logging. */
 	char *log_level;
 	char *log_format;
+	unsigned log_repeat_interval_s;	/* same warning at most once */
 
 	/* Durable spool (SQLite file) and delivery workers. */
 	char *spool_path;
@@ -132,6 +144,12 @@ int config_load_env(struct relay_config *cfg, struct config_report *report);
  * patterns, webhook URLs, filter destinations).  Returns the number of problems. */
 int config_validate(const struct relay_config *cfg, const char *origin,
 		    struct config_report *report);
+
+/* Reads basic_auth_password_file, when set, into basic_auth_password.
+ * Call after config_validate found no problem.  Returns the number of
+ * problems added to report. */
+int config_read_secrets(struct relay_config *cfg, const char *origin,
+			struct config_report *report);
 
 /* True when arn is allowed by one of cfg->topics. */
 bool config_topic_allowed(const struct relay_config *cfg, const char *arn);
