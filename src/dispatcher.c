@@ -35,6 +35,7 @@
 #include "snsrelay/dispatcher.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
+#include "snsrelay/metrics.h"
 #include "snsrelay/ratelimit.h"
 
 /* Maximum sleep of an idle worker, and the pause after a spool error. */
@@ -277,6 +278,8 @@ worker_kill(struct dispatcher_worker *w, const struct spool_item *item,
 		log_spool_error(w, &e);
 		return -1;
 	}
+	metrics_inc(METRIC_DELIVERIES, w->dest->name, "dead");
+	metrics_inc(METRIC_DEAD_LETTERS, w->dest->name, NULL);
 	log_dead_letter(w, item, attempts, reason);
 	return 0;
 }
@@ -482,6 +485,7 @@ worker_delivered(struct dispatcher_worker *w,
 		w->unrecorded_count = sent;
 		return -1;
 	}
+	metrics_add(METRIC_DELIVERIES, w->dest->name, "delivered", sent);
 	for (k = 0; k < sent; k++) {
 		item = &batch->items[batch->pick[k]];
 		log_begin(&line, LOG_INFO, "alert_delivered");
@@ -547,6 +551,7 @@ worker_retry(struct dispatcher_worker *w, const struct dispatch_batch *batch,
 		if (worker_reschedule(w, item, now_ms, now_ms + delay,
 				      result->error) != 0)
 			return -1;
+		metrics_inc(METRIC_DELIVERIES, w->dest->name, "failed");
 		log_delivery_retry(w, item, delay, result);
 		if (pause < 0 || delay < pause)
 			pause = delay;
@@ -591,6 +596,7 @@ worker_rate_limited(struct dispatcher_worker *w,
 	int rc;
 
 	log_rate_limited(w, sent, wait_ms, result);
+	metrics_inc(METRIC_RATE_LIMIT_WAITS, w->dest->name, NULL);
 	for (k = 0; k < sent; k++) {
 		item = &batch->items[batch->pick[k]];
 		rc = worker_kill_if_expired(w, item, now_ms, result->error);
@@ -600,6 +606,9 @@ worker_rate_limited(struct dispatcher_worker *w,
 						 now_ms + wait_ms,
 						 result->error) != 0)
 			return -1;
+		if (rc == 0)
+			metrics_inc(METRIC_DELIVERIES, w->dest->name,
+				    "rate_limited");
 	}
 	return 0;
 }
@@ -653,10 +662,15 @@ worker_record(struct dispatcher_worker *w, const struct dispatch_batch *batch,
 {
 	struct dispatcher *d = w->owner;
 	int64_t now_ms = spool_now_ms(), wait_ms;
-	size_t sent = result->sent;
+	size_t k, sent = result->sent;
 
 	if (sent == 0 || sent > batch->parsed)
 		sent = sent == 0 ? 1 : batch->parsed;
+	/* Alerts with an earlier attempt were sent again. */
+	for (k = 0; k < sent; k++)
+		if (batch->items[batch->pick[k]].attempts > 0)
+			metrics_inc(METRIC_DELIVERY_RETRIES, w->dest->name,
+				    NULL);
 	pthread_mutex_lock(&d->lock);
 	wait_ms = ratelimit_record(d->limits, w->index, w->discord, result,
 				   now_ms);
@@ -730,6 +744,8 @@ worker_record_unrecorded(struct dispatcher_worker *w, int64_t now_ms)
 		log_spool_error(w, &e);
 		return false;
 	}
+	metrics_add(METRIC_DELIVERIES, w->dest->name, "delivered",
+		    w->unrecorded_count);
 	w->unrecorded_count = 0;
 	return true;
 }

@@ -21,6 +21,7 @@
 #include "snsrelay/filter.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
+#include "snsrelay/metrics.h"
 #include "snsrelay/sns_handler.h"
 #include "snsrelay/sns_message.h"
 #include "snsrelay/sns_url.h"
@@ -227,6 +228,8 @@ store_alert(struct relay *relay, const struct sns_request *req,
 		respond_err(resp, 503, &e);
 		return;
 	}
+	if (!duplicate)
+		metrics_inc(METRIC_ALERTS_STORED, NULL, NULL);
 	if (!duplicate && selected > 0)
 		dispatcher_notify(relay->dispatcher);
 	if (!duplicate && selected == 0)
@@ -283,6 +286,9 @@ handle_unsubscribe(struct relay *relay, const struct sns_request *req,
 	 * endpoint again without anyone deciding to. */
 	store_alert(relay, req, alert, "unsubscribe_reported", LOG_WARN, resp);
 	json_object_put(alert);
+	/* A retried UnsubscribeConfirmation is a duplicate: count it once. */
+	if (resp->status == 200 && strcmp(resp->code, "accepted") == 0)
+		metrics_inc(METRIC_SUBSCRIPTIONS, "unsubscribed", NULL);
 }
 
 static void
@@ -318,6 +324,7 @@ handle_confirmation(struct relay *relay, const struct sns_request *req,
 	}
 	if (!cfg->auto_confirm) {
 		respond(resp, 200, "confirmation_logged", "");
+		metrics_inc(METRIC_SUBSCRIPTIONS, "logged", NULL);
 		log_confirmation(req, resp, "confirmation_logged",
 				 "subscribe_url", msg->subscribe_url.str);
 		return;
@@ -360,6 +367,7 @@ sns_handler_process(struct relay *relay, const struct sns_request *req,
 		break;
 	}
 out:
+	metrics_inc(METRIC_SNS_REQUESTS, resp->code, NULL);
 	if (resp->status < 200 || resp->status >= 300)
 		log_rejection(req, resp);
 	sns_message_free(&msg);

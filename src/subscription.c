@@ -10,6 +10,7 @@
 
 #include "snsrelay/http_client.h"
 #include "snsrelay/limits.h"
+#include "snsrelay/metrics.h"
 #include "snsrelay/subscription.h"
 
 #define ARN_OPEN "<SubscriptionArn>"
@@ -107,6 +108,8 @@ subscription_confirm(const char *subscribe_url, const char *ca_file,
 	}
 	rc = RESULT_OK;
 out:
+	metrics_inc(METRIC_SUBSCRIPTIONS,
+		    rc == RESULT_OK ? "confirmed" : "confirm_failed", NULL);
 	http_response_free(&resp);
 	return rc;
 }

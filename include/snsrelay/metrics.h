@@ -7,9 +7,10 @@
  * relay itself (reason codes, destination names from the configuration),
  * never from a client, so the number of series stays bounded; a family
  * refuses new series beyond METRICS_SERIES_MAX and counts them under
- * the label value "other".
+ * the label value "other" in every label.  Label values longer than
+ * 64 bytes are counted there too.
  *
- *   metrics_inc(METRIC_SNS_REQUESTS, "rejected_signature", NULL);
+ *   metrics_inc(METRIC_SNS_REQUESTS, "bad_signature", NULL);
  *   metrics_inc(METRIC_DELIVERIES, "discord", "delivered");
  */
 #ifndef SNSRELAY_METRICS_H
@@ -23,7 +24,8 @@
 
 enum metric_family {
 	/* snsrelay_sns_requests_total{outcome}: "accepted", "duplicate",
-	 * or the error code of a rejection ("signature_invalid", ...). */
+	 * "confirmed", "confirmation_logged", or the error code of a
+	 * rejection ("bad_signature", ...). */
 	METRIC_SNS_REQUESTS = 0,
 	/* snsrelay_subscriptions_total{outcome}: "confirmed",
 	 * "confirm_failed", "logged" (auto_confirm off), "unsubscribed". */
@@ -33,9 +35,10 @@ enum metric_family {
 	/* snsrelay_deliveries_total{destination,outcome}: "delivered",
 	 * "failed" (will retry), "dead", "rate_limited". */
 	METRIC_DELIVERIES,
-	/* snsrelay_delivery_retries_total{destination} */
+	/* snsrelay_delivery_retries_total{destination}: alerts sent again
+	 * after a failed or rate-limited attempt. */
 	METRIC_DELIVERY_RETRIES,
-	/* snsrelay_rate_limit_waits_total{destination} */
+	/* snsrelay_rate_limit_waits_total{destination}: 429 responses. */
 	METRIC_RATE_LIMIT_WAITS,
 	/* snsrelay_dead_letters_total{destination} */
 	METRIC_DEAD_LETTERS,

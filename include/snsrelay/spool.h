@@ -134,6 +134,18 @@ int spool_count(struct spool *spool, const char *state, int64_t *count,
 		struct err *e);
 
 /*
+ * Counts the pending deliveries and the dead letters of every
+ * destination in one indexed query, for a metrics scrape.  Returns 0,
+ * or -1 with both counts unchanged when the spool is not open or the
+ * query fails.  The failure is not logged, because the delivery workers
+ * already report a spool that fails.
+ * NOTE: the count reads one index entry per counted delivery while the
+ * delivery workers wait for the connection: about 80 ms per million
+ * entries, measured with SQLite 3.40 on a 2-core virtual machine.
+ */
+int spool_depth(struct spool *spool, long long *pending, long long *dead);
+
+/*
  * Calls fn for each delivery in state (NULL: all states), oldest first,
  * at most limit entries (0: no limit).  fn runs with the worker
  * connection locked, so it must not call other spool functions.
