@@ -123,7 +123,7 @@ static const struct option_def config_options[] = {
 		.default_text = "/sns",
 		.check = config_check_endpoint,
 		.help = "URL path that SNS posts to.  It starts with '/' "
-			"and is not /healthz.",
+			"and is not /healthz, /readyz or /metrics.",
 	},
 	{
 		.name = "tls_cert_file",
@@ -186,8 +186,10 @@ static const struct option_def config_options[] = {
 		.min = 1 * MS_PER_S,
 		.max = 1 * MS_PER_HOUR,
 		.unit_ms = MS_PER_S,
-		.help = "Idle time, in whole seconds, before a connection "
-			"is closed.",
+		.help = "Whole seconds a request's headers and body may take "
+			"to arrive, from the accept (or, on a kept-alive "
+			"connection, from the request's first byte), and "
+			"the idle time before a connection is closed.",
 	},
 	{
 		.name = "basic_auth_user",
@@ -334,8 +336,10 @@ static const struct option_def config_options[] = {
 		.min = 0,
 		.max = 1 * MS_PER_HOUR,
 		.unit_ms = MS_PER_S,
-		.help = "How long a certificate URL that failed to download "
-			"or verify is not tried again.  Whole seconds.",
+		.help = "How long a certificate URL that failed to verify or "
+			"was not found is not tried again; a failure that may "
+			"pass (timeout, network error, 5xx) is kept 10 s at "
+			"most, so SNS retries still succeed.  Whole seconds.",
 	},
 	{
 		.name = "auto_confirm",
@@ -582,6 +586,7 @@ config_report_add(struct config_report *report, const char *fmt, ...)
 	struct buf text;
 	char **lines;
 	va_list ap;
+	size_t i;
 	int rc;
 
 	buf_init(&text, CONFIG_PROBLEM_MAX + 512);
@@ -590,6 +595,11 @@ config_report_add(struct config_report *report, const char *fmt, ...)
 	va_end(ap);
 	if (rc != 0)
 		goto out;
+	/* Values quoted by other modules' messages may hold control
+	 * characters, which would break the one-problem-a-line output. */
+	for (i = 0; i < text.len; i++)
+		if ((unsigned char)text.data[i] < 0x20 || text.data[i] == 0x7f)
+			text.data[i] = '?';
 
 	lines = realloc(report->lines,
 			(report->count + 1) * sizeof(*report->lines));
@@ -696,8 +706,10 @@ config_check_endpoint(const char *value, struct buf *why)
 		buf_printf(why, "must start with '/'; %s", expected);
 		return -1;
 	}
-	if (strcmp(value, "/healthz") == 0) {
-		buf_printf(why, "/healthz is the health check; %s", expected);
+	if (strcmp(value, "/healthz") == 0 || strcmp(value, "/readyz") == 0 ||
+	    strcmp(value, "/metrics") == 0) {
+		buf_printf(why, "%s is a route of its own; %s", value,
+			   expected);
 		return -1;
 	}
 	if (strlen(value) > CONFIG_PATH_MAX || !config_is_printable(value) ||

@@ -353,7 +353,10 @@ static const struct bad_case bad_cases[] = {
 	{ "endpoint_path = sns", "F:1: invalid value \"sns\" for "
 	  "endpoint_path: must start with '/'; expected a path such as /sns" },
 	{ "endpoint_path = /healthz", "F:1: invalid value \"/healthz\" for "
-	  "endpoint_path: /healthz is the health check; expected a path "
+	  "endpoint_path: /healthz is a route of its own; expected a path "
+	  "such as /sns" },
+	{ "endpoint_path = /metrics", "F:1: invalid value \"/metrics\" for "
+	  "endpoint_path: /metrics is a route of its own; expected a path "
 	  "such as /sns" },
 	{ "endpoint_path = ", "F:1: invalid value \"\" for endpoint_path: "
 	  "must not be empty" },
