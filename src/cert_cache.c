@@ -5,13 +5,16 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -19,13 +22,25 @@
 #include "snsrelay/cert_cache.h"
 #include "snsrelay/http_client.h"
 #include "snsrelay/limits.h"
+#include "snsrelay/log.h"
+#include "snsrelay/metrics.h"
 #include "snsrelay/sns_url.h"
 
 #define CERT_INVALID "cert_invalid"
 #define CERT_FETCH_FAILED "cert_fetch_failed"
+#define CERT_FETCH_RATE_LIMITED "cert_fetch_rate_limited"
 #define CERT_MIN_RSA_BITS 2048
 #define CERT_NAME_MAX 128
 #define CERT_REGION_MAX 32
+/* Downloads allowed at once before the per-minute rate applies. */
+#define CERT_FETCH_BURST 5
+/* Interval between two cert_fetch_rate_limited lines. */
+#define CERT_RATE_LOG_MS 60000
+/* Maximum time a transient failure (network, timeout, 5xx) is cached.
+ * SNS retries a delivery 3 times, 20 s apart, unless the subscription's
+ * delivery policy says otherwise, so each retry must find it expired. */
+#define CERT_TRANSIENT_TTL_MS 10000
+#define CERT_BUCKETS_MAX ((size_t)1 << 16)
 
 static const char pem_begin[] = "-----BEGIN CERTIFICATE-----";
 static const char pem_end[] = "-----END CERTIFICATE-----";
@@ -37,17 +52,34 @@ struct cert_key {
 	time_t not_after;
 };
 
+/* A cached key, or a cached failure to load one. */
 struct cert_entry {
 	char *url;
-	struct cert_key cert;
+	uint32_t hash;			/* cert_hash of url */
 	struct cert_entry *prev;	/* towards the most recently used */
 	struct cert_entry *next;
+	struct cert_entry *chain;	/* next in the same hash bucket */
+	struct cert_key cert;		/* a key entry */
+	int result;			/* a failure entry: the outcome, */
+	struct err err;			/* its reason, */
+	int64_t expires_ms;		/* and when it is forgotten */
+};
+
+/* Entries in least recently used order, indexed by a hash of the URL. */
+struct cert_table {
+	struct cert_entry **buckets;
+	size_t bucket_count;		/* a power of two */
+	size_t capacity;		/* entries; the oldest is evicted */
+	size_t count;
+	struct cert_entry *head;	/* most recently used */
+	struct cert_entry *tail;
 };
 
 /* One load of a URL that is not cached yet, shared by every caller that
  * asks for that URL while it runs. */
 struct cert_flight {
 	char *url;
+	uint32_t hash;
 	bool done;
 	int result;
 	struct err err;
@@ -55,6 +87,16 @@ struct cert_flight {
 	unsigned users;			/* the loader and its waiters */
 	pthread_cond_t cond;
 	struct cert_flight *next;
+};
+
+/* The global download rate; see cert_budget_take. */
+struct cert_fetch_budget {
+	unsigned per_minute;		/* 0: no limit */
+	int64_t interval_us;		/* between two downloads */
+	int64_t tolerance_us;		/* (burst - 1) intervals */
+	int64_t next_us;		/* when the bucket is full again */
+	uint64_t refused;		/* since the last log line */
+	int64_t logged_ms;		/* time of that line; -1: none yet */
 };
 
 /* Source of a loaded PEM document, counted in the statistics. */
@@ -66,14 +108,17 @@ enum cert_source {
 
 struct cert_cache {
 	pthread_mutex_t lock;
-	size_t capacity;
-	size_t count;
-	struct cert_entry *head;	/* most recently used */
-	struct cert_entry *tail;
+	bool lock_ready;
+	struct cert_table keys;		/* checked certificates */
+	struct cert_table failures;	/* URLs that failed recently */
 	struct cert_flight *flights;
+	uint32_t hash_seed;		/* random, against chosen collisions */
 	char *seed_dir;
 	char *ca_file;
 	unsigned fetch_timeout_ms;
+	int64_t failure_ttl_ms;		/* 0: failures are not kept */
+	struct cert_fetch_budget budget;
+	int64_t (*clock_ms)(void);	/* monotonic */
 	struct cert_cache_stats stats;
 };
 
@@ -369,27 +414,26 @@ cert_strdup(const char *s)
 	return copy;
 }
 
-struct cert_cache *
-cert_cache_new(const struct cert_cache_options *opts)
+static int64_t
+cert_monotonic_ms(void)
 {
-	struct cert_cache *cache = calloc(1, sizeof(*cache));
+	struct timespec ts;
 
-	if (cache == NULL)
-		return NULL;
-	if (pthread_mutex_init(&cache->lock, NULL) != 0) {
-		free(cache);
-		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a over the URL, started from a per-cache random seed. */
+static uint32_t
+cert_hash(uint32_t seed, const char *url)
+{
+	uint32_t hash = 2166136261u ^ seed;
+
+	for (; *url != '\0'; url++) {
+		hash ^= (unsigned char)*url;
+		hash *= 16777619u;
 	}
-	cache->capacity = opts->capacity > 0 ? opts->capacity : 1;
-	cache->fetch_timeout_ms = opts->fetch_timeout_ms;
-	cache->seed_dir = cert_strdup(opts->seed_dir);
-	cache->ca_file = cert_strdup(opts->ca_file);
-	if ((opts->seed_dir != NULL && cache->seed_dir == NULL) ||
-	    (opts->ca_file != NULL && cache->ca_file == NULL)) {
-		cert_cache_free(cache);
-		return NULL;
-	}
-	return cache;
+	return hash;
 }
 
 static void
@@ -400,19 +444,191 @@ cert_entry_free(struct cert_entry *entry)
 	free(entry);
 }
 
+static int
+cert_table_init(struct cert_table *table, size_t capacity)
+{
+	size_t buckets = 16;
+
+	while (buckets < capacity && buckets < CERT_BUCKETS_MAX)
+		buckets <<= 1;
+	table->buckets = calloc(buckets, sizeof(*table->buckets));
+	if (table->buckets == NULL)
+		return -1;
+	table->bucket_count = buckets;
+	table->capacity = capacity > 0 ? capacity : 1;
+	return 0;
+}
+
+static void
+cert_table_clear(struct cert_table *table)
+{
+	struct cert_entry *entry, *next;
+
+	for (entry = table->head; entry != NULL; entry = next) {
+		next = entry->next;
+		cert_entry_free(entry);
+	}
+	free(table->buckets);
+	memset(table, 0, sizeof(*table));
+}
+
+static struct cert_entry **
+cert_table_bucket(const struct cert_table *table, uint32_t hash)
+{
+	return &table->buckets[hash & (table->bucket_count - 1)];
+}
+
+static struct cert_entry *
+cert_table_find(const struct cert_table *table, const char *url,
+		uint32_t hash)
+{
+	struct cert_entry *entry;
+
+	for (entry = *cert_table_bucket(table, hash); entry != NULL;
+	     entry = entry->chain) {
+		if (entry->hash == hash && strcmp(entry->url, url) == 0)
+			return entry;
+	}
+	return NULL;
+}
+
+static void
+cert_lru_unlink(struct cert_table *table, struct cert_entry *entry)
+{
+	if (entry->prev != NULL)
+		entry->prev->next = entry->next;
+	else
+		table->head = entry->next;
+	if (entry->next != NULL)
+		entry->next->prev = entry->prev;
+	else
+		table->tail = entry->prev;
+	entry->prev = NULL;
+	entry->next = NULL;
+}
+
+static void
+cert_lru_push_front(struct cert_table *table, struct cert_entry *entry)
+{
+	entry->prev = NULL;
+	entry->next = table->head;
+	if (table->head != NULL)
+		table->head->prev = entry;
+	table->head = entry;
+	if (table->tail == NULL)
+		table->tail = entry;
+}
+
+static void
+cert_table_touch(struct cert_table *table, struct cert_entry *entry)
+{
+	cert_lru_unlink(table, entry);
+	cert_lru_push_front(table, entry);
+}
+
+static void
+cert_table_remove(struct cert_table *table, struct cert_entry *entry)
+{
+	struct cert_entry **link = cert_table_bucket(table, entry->hash);
+
+	while (*link != entry)
+		link = &(*link)->chain;
+	*link = entry->chain;
+	cert_lru_unlink(table, entry);
+	table->count--;
+	cert_entry_free(entry);
+}
+
+/* Adds entry, evicting the least recently used one when full. */
+static void
+cert_table_add(struct cert_table *table, struct cert_entry *entry)
+{
+	struct cert_entry **bucket = cert_table_bucket(table, entry->hash);
+
+	if (table->count >= table->capacity && table->tail != NULL)
+		cert_table_remove(table, table->tail);
+	entry->chain = *bucket;
+	*bucket = entry;
+	cert_lru_push_front(table, entry);
+	table->count++;
+}
+
+static struct cert_entry *
+cert_entry_new(const char *url, uint32_t hash)
+{
+	struct cert_entry *entry = calloc(1, sizeof(*entry));
+
+	if (entry == NULL)
+		return NULL;
+	entry->url = cert_strdup(url);
+	if (entry->url == NULL) {
+		free(entry);
+		return NULL;
+	}
+	entry->hash = hash;
+	return entry;
+}
+
+static void
+cert_budget_init(struct cert_fetch_budget *budget, unsigned per_minute)
+{
+	unsigned burst = per_minute < CERT_FETCH_BURST ? per_minute :
+			 CERT_FETCH_BURST;
+
+	memset(budget, 0, sizeof(*budget));
+	budget->per_minute = per_minute;
+	budget->logged_ms = -1;
+	if (per_minute == 0)
+		return;
+	budget->interval_us = 60000000 / per_minute;
+	budget->tolerance_us = (int64_t)(burst - 1) * budget->interval_us;
+}
+
+struct cert_cache *
+cert_cache_new(const struct cert_cache_options *opts)
+{
+	struct cert_cache *cache = calloc(1, sizeof(*cache));
+	size_t failures = opts->failure_capacity > 0 ?
+			  opts->failure_capacity : CERT_FAILURES_DEFAULT;
+
+	if (cache == NULL)
+		return NULL;
+	if (pthread_mutex_init(&cache->lock, NULL) != 0) {
+		free(cache);
+		return NULL;
+	}
+	cache->lock_ready = true;
+	if (RAND_bytes((unsigned char *)&cache->hash_seed,
+		       sizeof(cache->hash_seed)) != 1)
+		cache->hash_seed = (uint32_t)time(NULL);
+	ERR_clear_error();
+	cache->fetch_timeout_ms = opts->fetch_timeout_ms;
+	cache->failure_ttl_ms = (int64_t)opts->failure_ttl_s * 1000;
+	cache->clock_ms = opts->clock_ms != NULL ? opts->clock_ms :
+			  cert_monotonic_ms;
+	cert_budget_init(&cache->budget, opts->fetches_per_minute);
+	cache->seed_dir = cert_strdup(opts->seed_dir);
+	cache->ca_file = cert_strdup(opts->ca_file);
+	if ((opts->seed_dir != NULL && cache->seed_dir == NULL) ||
+	    (opts->ca_file != NULL && cache->ca_file == NULL) ||
+	    cert_table_init(&cache->keys, opts->capacity) != 0 ||
+	    cert_table_init(&cache->failures, failures) != 0) {
+		cert_cache_free(cache);
+		return NULL;
+	}
+	return cache;
+}
+
 /* Frees the cache; no call to cert_cache_get may still be running. */
 void
 cert_cache_free(struct cert_cache *cache)
 {
-	struct cert_entry *entry, *next;
-
 	if (cache == NULL)
 		return;
-	for (entry = cache->head; entry != NULL; entry = next) {
-		next = entry->next;
-		cert_entry_free(entry);
-	}
-	pthread_mutex_destroy(&cache->lock);
+	cert_table_clear(&cache->keys);
+	cert_table_clear(&cache->failures);
+	if (cache->lock_ready)
+		pthread_mutex_destroy(&cache->lock);
 	free(cache->seed_dir);
 	free(cache->ca_file);
 	free(cache);
@@ -423,74 +639,27 @@ cert_cache_get_stats(struct cert_cache *cache, struct cert_cache_stats *out)
 {
 	pthread_mutex_lock(&cache->lock);
 	*out = cache->stats;
+	out->entries = cache->keys.count;
+	out->failure_entries = cache->failures.count;
 	pthread_mutex_unlock(&cache->lock);
 }
 
+/* Adds a loaded key.  When memory is short the key is simply not
+ * cached. */
 static void
-cert_lru_unlink(struct cert_cache *cache, struct cert_entry *entry)
+cert_keys_insert(struct cert_cache *cache, const char *url, uint32_t hash,
+		 const struct cert_key *cert)
 {
-	if (entry->prev != NULL)
-		entry->prev->next = entry->next;
-	else
-		cache->head = entry->next;
-	if (entry->next != NULL)
-		entry->next->prev = entry->prev;
-	else
-		cache->tail = entry->prev;
-	entry->prev = NULL;
-	entry->next = NULL;
-}
+	struct cert_entry *entry = cert_entry_new(url, hash);
 
-static void
-cert_lru_push_front(struct cert_cache *cache, struct cert_entry *entry)
-{
-	entry->prev = NULL;
-	entry->next = cache->head;
-	if (cache->head != NULL)
-		cache->head->prev = entry;
-	cache->head = entry;
-	if (cache->tail == NULL)
-		cache->tail = entry;
-}
-
-/* A linear search: the cache contains a few dozen entries. */
-static struct cert_entry *
-cert_lru_find(struct cert_cache *cache, const char *url)
-{
-	struct cert_entry *entry;
-
-	for (entry = cache->head; entry != NULL; entry = entry->next) {
-		if (strcmp(entry->url, url) == 0)
-			return entry;
-	}
-	return NULL;
-}
-
-/* Adds a loaded key, evicting the least recently used entry when full.
- * Returns -1 when memory is short; the key is then simply not cached. */
-static int
-cert_lru_insert(struct cert_cache *cache, const char *url,
-		const struct cert_key *cert)
-{
-	struct cert_entry *entry = calloc(1, sizeof(*entry));
-	struct cert_entry *old;
-
-	if (entry == NULL || (entry->url = cert_strdup(url)) == NULL ||
-	    EVP_PKEY_up_ref(cert->key) != 1) {
-		free(entry ? entry->url : NULL);
-		free(entry);
-		return -1;
+	if (entry == NULL)
+		return;
+	if (EVP_PKEY_up_ref(cert->key) != 1) {
+		cert_entry_free(entry);
+		return;
 	}
 	entry->cert = *cert;
-	if (cache->count >= cache->capacity && cache->tail != NULL) {
-		old = cache->tail;
-		cert_lru_unlink(cache, old);
-		cert_entry_free(old);
-		cache->count--;
-	}
-	cert_lru_push_front(cache, entry);
-	cache->count++;
-	return 0;
+	cert_table_add(&cache->keys, entry);
 }
 
 static int
@@ -505,23 +674,23 @@ cert_key_share(const struct cert_key *cert, EVP_PKEY **key, struct err *e)
 }
 
 /*
- * Looks url up in the cache, with the lock held.  Returns RESULT_OK or
+ * Looks url up among the keys, with the lock held.  Returns RESULT_OK or
  * RESULT_REJECT (the dates no longer cover now) for a cached URL, and 1
  * for a miss.  The dates are checked on every hit because the caller's
  * now moves on while the entry stays.
  */
 static int
-cert_cache_lookup(struct cert_cache *cache, const char *url, time_t now,
-		  EVP_PKEY **key, struct err *e)
+cert_keys_lookup(struct cert_cache *cache, const char *url, uint32_t hash,
+		 time_t now, EVP_PKEY **key, struct err *e)
 {
-	struct cert_entry *entry = cert_lru_find(cache, url);
+	struct cert_entry *entry = cert_table_find(&cache->keys, url, hash);
 	char when[32];
 
 	if (entry == NULL)
 		return 1;
 	cache->stats.hits++;
-	cert_lru_unlink(cache, entry);
-	cert_lru_push_front(cache, entry);
+	metrics_inc(METRIC_CERT_CACHE_HITS, NULL, NULL);
+	cert_table_touch(&cache->keys, entry);
 
 	if (now < entry->cert.not_before) {
 		cert_format_time(entry->cert.not_before, when, sizeof(when));
@@ -538,15 +707,157 @@ cert_cache_lookup(struct cert_cache *cache, const char *url, time_t now,
 	return cert_key_share(&entry->cert, key, e);
 }
 
+/* Failures worth caching: those of the certificate itself or of its
+ * download.  A refused download or a lack of memory is no fault of the
+ * URL. */
+static bool
+cert_failure_cacheable(const struct err *e)
+{
+	return strcmp(e->code, CERT_INVALID) == 0 ||
+	       strcmp(e->code, CERT_FETCH_FAILED) == 0;
+}
+
+static int64_t
+cert_failure_ttl_ms(const struct cert_cache *cache, int result)
+{
+	if (result == RESULT_RETRY &&
+	    cache->failure_ttl_ms > CERT_TRANSIENT_TTL_MS)
+		return CERT_TRANSIENT_TTL_MS;
+	return cache->failure_ttl_ms;
+}
+
+static void
+cert_failures_insert(struct cert_cache *cache, const char *url,
+		     uint32_t hash, int result, const struct err *e,
+		     int64_t now_ms)
+{
+	struct cert_entry *entry;
+
+	if (cache->failure_ttl_ms <= 0 || !cert_failure_cacheable(e))
+		return;
+	entry = cert_table_find(&cache->failures, url, hash);
+	if (entry != NULL)
+		cert_table_remove(&cache->failures, entry);
+	entry = cert_entry_new(url, hash);
+	if (entry == NULL)
+		return;
+	entry->result = result;
+	entry->err = *e;
+	entry->expires_ms = now_ms + cert_failure_ttl_ms(cache, result);
+	cert_table_add(&cache->failures, entry);
+}
+
+/* Looks url up among the recent failures, with the lock held.  Returns
+ * the cached result, or 1 when url has no failure that is still fresh. */
+static int
+cert_failures_lookup(struct cert_cache *cache, const char *url,
+		     uint32_t hash, int64_t now_ms, struct err *e)
+{
+	struct cert_entry *entry = cert_table_find(&cache->failures, url,
+						   hash);
+	int64_t left_ms;
+
+	if (entry == NULL)
+		return 1;
+	left_ms = entry->expires_ms - now_ms;
+	if (left_ms <= 0) {
+		cert_table_remove(&cache->failures, entry);
+		return 1;
+	}
+	cache->stats.negative_hits++;
+	metrics_inc(METRIC_CERT_FETCHES, "negative_cached", NULL);
+	cert_table_touch(&cache->failures, entry);
+	err_set(e, entry->err.code, "%.160s; this failure is cached for "
+		"another %lld s (cert_failure_ttl)", entry->err.msg,
+		(long long)((left_ms + 999) / 1000));
+	return entry->result;
+}
+
+/*
+ * Takes one download from the budget, a generic cell rate algorithm:
+ * a bucket of up to CERT_FETCH_BURST downloads that refills one download
+ * every 60 / per_minute seconds.  Returns 0, or the ms until the next
+ * download is allowed.
+ */
+static int64_t
+cert_budget_take(struct cert_fetch_budget *budget, int64_t now_ms)
+{
+	int64_t now_us = now_ms * 1000;
+	int64_t next_us;
+
+	if (budget->interval_us == 0)
+		return 0;
+	next_us = budget->next_us > now_us ? budget->next_us : now_us;
+	if (next_us - now_us > budget->tolerance_us)
+		return (next_us - budget->tolerance_us - now_us + 999) / 1000;
+	budget->next_us = next_us + budget->interval_us;
+	return 0;
+}
+
+/* Logs the first refusal, then at most one line a minute with the
+ * number refused since the previous line. */
+static void
+cert_log_rate_limited(unsigned per_minute, uint64_t refused,
+		      int64_t wait_ms)
+{
+	struct log_line line;
+
+	log_begin(&line, LOG_WARN, "cert_fetch_rate_limited");
+	log_int(&line, "refused", (long long)refused);
+	log_int(&line, "cert_fetch_per_minute", per_minute);
+	log_int(&line, "next_fetch_in_ms", wait_ms);
+	log_str(&line, "reason", "signing certificate downloads are over "
+		"budget; messages that need an uncached certificate get 503 "
+		"until it refills");
+	log_end(&line);
+}
+
+/* Takes a download from the budget, or refuses with
+ * RESULT_RETRY and code "cert_fetch_rate_limited". */
+static int
+cert_budget_check(struct cert_cache *cache, struct err *e)
+{
+	struct cert_fetch_budget *budget = &cache->budget;
+	uint64_t refused = 0;
+	int64_t now_ms, wait_ms;
+
+	pthread_mutex_lock(&cache->lock);
+	now_ms = cache->clock_ms();
+	wait_ms = cert_budget_take(budget, now_ms);
+	if (wait_ms > 0) {
+		cache->stats.rate_limited++;
+		budget->refused++;
+		if (budget->logged_ms < 0 ||
+		    now_ms - budget->logged_ms >= CERT_RATE_LOG_MS) {
+			refused = budget->refused;
+			budget->refused = 0;
+			budget->logged_ms = now_ms;
+		}
+	}
+	pthread_mutex_unlock(&cache->lock);
+
+	if (wait_ms == 0)
+		return RESULT_OK;
+	metrics_inc(METRIC_CERT_FETCHES, "rate_limited", NULL);
+	if (refused > 0)
+		cert_log_rate_limited(budget->per_minute, refused, wait_ms);
+	err_set(e, CERT_FETCH_RATE_LIMITED, "signing certificate downloads "
+		"are limited to %u a minute (cert_fetch_per_minute) and the "
+		"next is allowed in %lld ms; retry later",
+		budget->per_minute, (long long)wait_ms);
+	return RESULT_RETRY;
+}
+
 /* Joins the load of url that is running, or registers a new one for the
  * caller to run (*loader set). */
 static struct cert_flight *
-cert_flight_join(struct cert_cache *cache, const char *url, bool *loader)
+cert_flight_join(struct cert_cache *cache, const char *url, uint32_t hash,
+		 bool *loader)
 {
 	struct cert_flight *flight;
 
 	for (flight = cache->flights; flight != NULL; flight = flight->next) {
-		if (strcmp(flight->url, url) == 0) {
+		if (flight->hash == hash && strcmp(flight->url, url) == 0) {
 			flight->users++;
 			*loader = false;
 			return flight;
@@ -560,6 +871,7 @@ cert_flight_join(struct cert_cache *cache, const char *url, bool *loader)
 		free(flight);
 		return NULL;
 	}
+	flight->hash = hash;
 	flight->users = 1;
 	flight->next = cache->flights;
 	cache->flights = flight;
@@ -688,11 +1000,12 @@ cert_fetch(const struct cert_cache *cache, const char *url, struct buf *pem,
 	return rc;
 }
 
-/* Loads url from the seed directory or the network, without the lock. */
+/* Loads url from the seed directory or, budget allowing, the network,
+ * without the lock. */
 static int
-cert_load(const struct cert_cache *cache, const char *url,
-	  const char *region, time_t now, struct cert_key *out,
-	  enum cert_source *source, struct err *e)
+cert_load(struct cert_cache *cache, const char *url, const char *region,
+	  time_t now, struct cert_key *out, enum cert_source *source,
+	  struct err *e)
 {
 	struct buf pem;
 	bool found = false;
@@ -701,6 +1014,10 @@ cert_load(const struct cert_cache *cache, const char *url,
 	buf_init(&pem, LIMIT_CERT_BYTES);
 	*source = SOURCE_SEED;
 	rc = cert_read_seed(cache, url, &pem, &found, e);
+	if (rc == RESULT_OK && !found) {
+		*source = SOURCE_NONE;
+		rc = cert_budget_check(cache, e);
+	}
 	if (rc == RESULT_OK && !found) {
 		*source = SOURCE_NETWORK;
 		rc = cert_fetch(cache, url, &pem, e);
@@ -712,20 +1029,66 @@ cert_load(const struct cert_cache *cache, const char *url,
 	return rc;
 }
 
+static const char *
+cert_source_name(enum cert_source source)
+{
+	return source == SOURCE_SEED ? "seed" : "network";
+}
+
+/* One line per load rather than per message: concurrent callers share
+ * the load, and a cached failure is not loaded again until it expires. */
+static void
+cert_log_load(const struct cert_cache *cache,
+	      const struct cert_flight *flight, enum cert_source source)
+{
+	struct log_line line;
+	char when[32];
+
+	if (flight->result == RESULT_OK) {
+		if (source != SOURCE_NETWORK)
+			return;
+		cert_format_time(flight->cert.not_after, when, sizeof(when));
+		log_begin(&line, LOG_INFO, "cert_fetched");
+		log_str(&line, "url", flight->url);
+		log_str(&line, "not_after", when);
+		log_end(&line);
+		return;
+	}
+	if (!cert_failure_cacheable(&flight->err))
+		return;
+	log_begin(&line, LOG_WARN, "cert_load_failed");
+	log_str(&line, "url", flight->url);
+	log_str(&line, "from", cert_source_name(source));
+	log_str(&line, "code", flight->err.code);
+	log_str(&line, "reason", flight->err.msg);
+	if (cache->failure_ttl_ms > 0)
+		log_int(&line, "cached_s",
+			cert_failure_ttl_ms(cache, flight->result) / 1000);
+	log_end(&line);
+}
+
 /* Records the outcome of a load with the lock held and wakes waiters. */
 static void
 cert_flight_finish(struct cert_cache *cache, struct cert_flight *flight,
 		   enum cert_source source)
 {
+	bool ok = flight->result == RESULT_OK;
+
 	if (source == SOURCE_NETWORK) {
 		cache->stats.fetches++;
-		if (flight->result != RESULT_OK)
+		if (!ok)
 			cache->stats.fetch_failures++;
-	} else if (source == SOURCE_SEED && flight->result == RESULT_OK) {
+		metrics_inc(METRIC_CERT_FETCHES, ok ? "ok" : "failed", NULL);
+	} else if (source == SOURCE_SEED && ok) {
 		cache->stats.seeded_loads++;
 	}
-	if (flight->result == RESULT_OK)
-		cert_lru_insert(cache, flight->url, &flight->cert);
+	if (ok)
+		cert_keys_insert(cache, flight->url, flight->hash,
+				 &flight->cert);
+	else
+		cert_failures_insert(cache, flight->url, flight->hash,
+				     flight->result, &flight->err,
+				     cache->clock_ms());
 
 	flight->done = true;
 	cert_flight_unlink(cache, flight);
@@ -742,6 +1105,7 @@ cert_flight_run(struct cert_cache *cache, struct cert_flight *flight,
 	err_clear(&flight->err);
 	flight->result = cert_load(cache, flight->url, region, now,
 				   &flight->cert, &source, &flight->err);
+	cert_log_load(cache, flight, source);
 	pthread_mutex_lock(&cache->lock);
 	cert_flight_finish(cache, flight, source);
 }
@@ -752,17 +1116,21 @@ cert_cache_get(struct cert_cache *cache, const char *url,
 	       struct err *e)
 {
 	struct cert_flight *flight = NULL;
+	uint32_t hash = cert_hash(cache->hash_seed, url);
 	bool loader = false;
 	int rc;
 
 	*key = NULL;
 	pthread_mutex_lock(&cache->lock);
-	rc = cert_cache_lookup(cache, url, now, key, e);
+	rc = cert_keys_lookup(cache, url, hash, now, key, e);
+	if (rc == 1)
+		rc = cert_failures_lookup(cache, url, hash, cache->clock_ms(),
+					  e);
 	if (rc != 1)
 		goto out;
 	cache->stats.misses++;
 
-	flight = cert_flight_join(cache, url, &loader);
+	flight = cert_flight_join(cache, url, hash, &loader);
 	if (flight == NULL) {
 		err_set(e, "out_of_memory", "no memory to load a "
 			"certificate");

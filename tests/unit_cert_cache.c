@@ -1,23 +1,30 @@
 /*
  * cert_cache: certificate checks on certificates made here with OpenSSL,
- * the seeded directory, LRU eviction, statistics, and one shared load
- * for concurrent callers.  Network failures use 127.0.0.1 only.
+ * the seeded directory, LRU eviction, statistics, one shared load for
+ * concurrent callers, the cache of failures and the download budget.
+ * The network is a loopback HTTPS server on 127.0.0.1 only.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -406,7 +413,11 @@ get(struct cert_cache *cache, const char *name, time_t now, struct err *e)
 static void
 test_lru(const char *dir)
 {
-	struct cert_cache_options opts = { 2, dir, NULL, 1000 };
+	struct cert_cache_options opts = {
+		.capacity = 2,
+		.seed_dir = dir,
+		.fetch_timeout_ms = 1000,
+	};
 	struct cert_cache *cache = cert_cache_new(&opts);
 	struct cert_cache_stats st;
 	struct err e;
@@ -441,7 +452,11 @@ test_lru(const char *dir)
 static void
 test_seed_failures(const char *dir)
 {
-	struct cert_cache_options opts = { 4, dir, NULL, 1000 };
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.seed_dir = dir,
+		.fetch_timeout_ms = 1000,
+	};
 	struct cert_cache *cache = cert_cache_new(&opts);
 	struct cert_cache_stats st;
 	struct err e;
@@ -505,7 +520,10 @@ silent_listener(int *port)
 static void
 test_fetch_refused(void)
 {
-	struct cert_cache_options opts = { 4, NULL, NULL, 2000 };
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.fetch_timeout_ms = 2000,
+	};
 	struct cert_cache *cache = cert_cache_new(&opts);
 	struct cert_cache_stats st;
 	EVP_PKEY *key = NULL;
@@ -588,7 +606,11 @@ run_workers(struct cert_cache *cache, const char *url,
 static void
 test_single_flight_seeded(const char *dir)
 {
-	struct cert_cache_options opts = { 4, dir, NULL, 1000 };
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.seed_dir = dir,
+		.fetch_timeout_ms = 1000,
+	};
 	struct cert_cache *cache = cert_cache_new(&opts);
 	struct worker workers[THREADS];
 	struct cert_cache_stats st;
@@ -605,7 +627,10 @@ test_single_flight_seeded(const char *dir)
 static void
 test_single_flight_failure(void)
 {
-	struct cert_cache_options opts = { 4, NULL, NULL, 1500 };
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.fetch_timeout_ms = 1500,
+	};
 	struct cert_cache *cache = cert_cache_new(&opts);
 	struct worker workers[THREADS];
 	struct cert_cache_stats st;
@@ -637,11 +662,386 @@ test_single_flight_failure(void)
 	cert_cache_free(cache);
 }
 
+/*
+ * A loopback HTTPS server for the network paths: it serves pem for the
+ * path /NAME_A, 404 for any other path, and counts the requests.  It
+ * serves one connection at a time, after delay_ms, so that callers that
+ * did not share a download would each show up in the count.
+ */
+struct tls_server {
+	SSL_CTX *ctx;
+	int fd;
+	int port;
+	pthread_t thread;
+	atomic_int requests;
+	atomic_bool stopping;
+	atomic_uint delay_ms;
+	const char *pem;
+	char ca_file[64];		/* the server's own certificate */
+};
+
+static void
+tls_server_answer(struct tls_server *server, SSL *ssl)
+{
+	char request[2048], head[256], path[256];
+	const char *body = "not found\n";
+	const char *status = "404 Not Found";
+	unsigned delay_ms = atomic_load(&server->delay_ms);
+	struct timespec pause;
+	int len = 0, n;
+
+	while (len < (int)sizeof(request) - 1 &&
+	       (n = SSL_read(ssl, request + len,
+			     (int)sizeof(request) - 1 - len)) > 0) {
+		len += n;
+		request[len] = '\0';
+		if (strstr(request, "\r\n\r\n") != NULL)
+			break;
+	}
+	request[len] = '\0';
+	if (sscanf(request, "GET %255s ", path) != 1)
+		return;
+	atomic_fetch_add(&server->requests, 1);
+	pause.tv_sec = delay_ms / 1000;
+	pause.tv_nsec = (long)(delay_ms % 1000) * 1000000;
+	nanosleep(&pause, NULL);
+	if (strcmp(path, "/" NAME_A) == 0) {
+		status = "200 OK";
+		body = server->pem;
+	}
+	snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n"
+		 "Connection: close\r\n\r\n", status, strlen(body));
+	SSL_write(ssl, head, (int)strlen(head));
+	SSL_write(ssl, body, (int)strlen(body));
+	SSL_shutdown(ssl);
+}
+
+static void *
+tls_server_run(void *arg)
+{
+	struct tls_server *server = arg;
+	struct timeval limit = { 5, 0 };
+	SSL *ssl;
+	int fd;
+
+	while (!atomic_load(&server->stopping)) {
+		fd = accept(server->fd, NULL, NULL);
+		if (fd < 0)
+			break;
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+		ssl = SSL_new(server->ctx);
+		if (ssl != NULL && SSL_set_fd(ssl, fd) == 1 &&
+		    SSL_accept(ssl) == 1)
+			tls_server_answer(server, ssl);
+		SSL_free(ssl);
+		close(fd);
+	}
+	return NULL;
+}
+
+/* Starts the server with a certificate for IP 127.0.0.1 that is its own
+ * CA file.  Returns 0 or -1. */
+static int
+tls_server_start(struct tls_server *server, const char *pem,
+		 unsigned delay_ms)
+{
+	time_t now = time(NULL);
+	X509 *cert = make_x509(rsa_key, "127.0.0.1", "IP:127.0.0.1",
+			       now - DAY, now + DAY);
+	FILE *f;
+	int fd;
+
+	memset(server, 0, sizeof(*server));
+	server->pem = pem;
+	atomic_init(&server->delay_ms, delay_ms);
+	snprintf(server->ca_file, sizeof(server->ca_file),
+		 "/tmp/unit_cert_cache_ca.XXXXXX");
+	fd = mkstemp(server->ca_file);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL || PEM_write_X509(f, cert) != 1) {
+		X509_free(cert);
+		return -1;
+	}
+	fclose(f);
+	server->ctx = SSL_CTX_new(TLS_server_method());
+	if (server->ctx == NULL ||
+	    SSL_CTX_use_certificate(server->ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(server->ctx, rsa_key) != 1) {
+		X509_free(cert);
+		return -1;
+	}
+	X509_free(cert);
+	server->fd = silent_listener(&server->port);
+	if (server->fd < 0)
+		return -1;
+	return pthread_create(&server->thread, NULL, tls_server_run,
+			      server) == 0 ? 0 : -1;
+}
+
+static void
+tls_server_stop(struct tls_server *server)
+{
+	atomic_store(&server->stopping, true);
+	shutdown(server->fd, SHUT_RDWR);
+	pthread_join(server->thread, NULL);
+	close(server->fd);
+	SSL_CTX_free(server->ctx);
+	unlink(server->ca_file);
+}
+
+/* The clock of the caches that need one, in ms. */
+static int64_t fake_now_ms = 1000000;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now_ms;
+}
+
+/* Gets https://127.0.0.1:port/name from cache. */
+static int
+get_local(struct cert_cache *cache, int port, const char *name,
+	  struct err *e)
+{
+	char url[256];
+	EVP_PKEY *key = NULL;
+	int rc;
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/%s", port, name);
+	err_clear(e);
+	rc = cert_cache_get(cache, url, "us-east-1", T0, &key, e);
+	if (rc == RESULT_OK && (key == NULL || EVP_PKEY_eq(key, rsa_key) != 1))
+		rc = 99;
+	if (rc != RESULT_OK && key != NULL)
+		rc = 98;
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static void
+test_single_flight_network(struct tls_server *server)
+{
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.ca_file = server->ca_file,
+		.fetch_timeout_ms = 5000,
+	};
+	struct cert_cache *cache = cert_cache_new(&opts);
+	struct worker workers[THREADS];
+	struct cert_cache_stats st;
+	struct err e;
+	char url[256];
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/" NAME_A,
+		 server->port);
+	atomic_store(&server->requests, 0);
+	is_int(run_workers(cache, url, workers), THREADS,
+	       "single flight network: every caller gets the key");
+	is_int(atomic_load(&server->requests), 1,
+	       "single flight network: one request reached the server");
+	cert_cache_get_stats(cache, &st);
+	is_int(st.fetches, 1, "single flight network: one fetch counted");
+	is_int(st.hits + st.misses, THREADS,
+	       "single flight network: every call counted");
+
+	is_int(get_local(cache, server->port, NAME_A, &e), RESULT_OK,
+	       "single flight network: later call hits the cache");
+	is_int(atomic_load(&server->requests), 1,
+	       "single flight network: no request for a hit");
+	cert_cache_free(cache);
+}
+
+static void
+test_negative_cache(struct tls_server *server)
+{
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.ca_file = server->ca_file,
+		.fetch_timeout_ms = 5000,
+		.failure_ttl_s = 60,
+		.clock_ms = fake_clock,
+	};
+	struct cert_cache *cache = cert_cache_new(&opts);
+	struct cert_cache_stats st;
+	struct err e;
+	int port;
+
+	atomic_store(&server->requests, 0);
+	is_int(get_local(cache, server->port, NAME_B, &e), RESULT_REJECT,
+	       "negative: 404 rejected");
+	is_str(e.code, "cert_invalid", "negative: 404 code");
+	is_int(atomic_load(&server->requests), 1, "negative: one download");
+
+	fake_now_ms += 59 * 1000;
+	is_int(get_local(cache, server->port, NAME_B, &e), RESULT_REJECT,
+	       "negative: cached failure rejected");
+	is_str(e.code, "cert_invalid", "negative: cached failure code");
+	ok(strstr(e.msg, "404") != NULL, "negative: cached reason kept");
+	ok(strstr(e.msg, "cached for another 1 s") != NULL,
+	   "negative: message says cached");
+	is_int(atomic_load(&server->requests), 1,
+	       "negative: no download within the ttl");
+	cert_cache_get_stats(cache, &st);
+	is_int(st.negative_hits, 1, "negative: one negative hit");
+	is_int(st.failure_entries, 1, "negative: one failure kept");
+	is_int(st.fetches, 1, "negative: one fetch counted");
+
+	fake_now_ms += 1000;
+	is_int(get_local(cache, server->port, NAME_B, &e), RESULT_REJECT,
+	       "negative: rejected again after the ttl");
+	is_int(atomic_load(&server->requests), 2,
+	       "negative: downloaded again after the ttl");
+
+	/* A transient failure is kept too, with its 503 result. */
+	port = closed_port();
+	is_int(get_local(cache, port, NAME_B, &e), RESULT_RETRY,
+	       "negative: unreachable host retry");
+	is_int(get_local(cache, port, NAME_B, &e), RESULT_RETRY,
+	       "negative: unreachable host cached retry");
+	is_str(e.code, "cert_fetch_failed",
+	       "negative: unreachable host cached code");
+	cert_cache_get_stats(cache, &st);
+	is_int(st.fetches, 3, "negative: unreachable host fetched once");
+	is_int(st.negative_hits, 2, "negative: unreachable host cached");
+
+	/* ... but for 10 s only, less than the ttl. */
+	fake_now_ms += 9 * 1000;
+	get_local(cache, port, NAME_B, &e);
+	cert_cache_get_stats(cache, &st);
+	is_int(st.fetches, 3, "negative: unreachable host cached for 9 s");
+	fake_now_ms += 1000;
+	is_int(get_local(cache, port, NAME_B, &e), RESULT_RETRY,
+	       "negative: unreachable host retry after 10 s");
+	cert_cache_get_stats(cache, &st);
+	is_int(st.fetches, 4, "negative: unreachable host fetched after 10 s");
+	cert_cache_free(cache);
+}
+
+static void
+test_negative_cache_bound(struct tls_server *server)
+{
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.ca_file = server->ca_file,
+		.fetch_timeout_ms = 5000,
+		.failure_ttl_s = 60,
+		.failure_capacity = 3,
+		.clock_ms = fake_clock,
+	};
+	struct cert_cache *cache = cert_cache_new(&opts);
+	struct cert_cache_stats st;
+	const char *names[] = { NAME_B, NAME_C, NAME_BAD, "e.pem", "f.pem" };
+	struct err e;
+	size_t i;
+
+	atomic_store(&server->requests, 0);
+	for (i = 0; i < 5; i++)
+		get_local(cache, server->port, names[i], &e);
+	cert_cache_get_stats(cache, &st);
+	is_int(st.failure_entries, 3, "bound: three failures kept of five");
+	is_int(atomic_load(&server->requests), 5, "bound: five downloads");
+
+	is_int(get_local(cache, server->port, names[4], &e), RESULT_REJECT,
+	       "bound: newest failure rejected");
+	is_int(atomic_load(&server->requests), 5,
+	       "bound: newest failure still cached");
+	is_int(get_local(cache, server->port, names[0], &e), RESULT_REJECT,
+	       "bound: oldest failure rejected");
+	is_int(atomic_load(&server->requests), 6,
+	       "bound: oldest failure was evicted");
+	cert_cache_get_stats(cache, &st);
+	is_int(st.failure_entries, 3, "bound: still three failures kept");
+	cert_cache_free(cache);
+}
+
+static void
+test_rate_limit(struct tls_server *server, const char *dir)
+{
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.seed_dir = dir,
+		.ca_file = server->ca_file,
+		.fetch_timeout_ms = 5000,
+		.fetches_per_minute = 2,
+		.failure_ttl_s = 60,
+		.clock_ms = fake_clock,
+	};
+	struct cert_cache *cache = cert_cache_new(&opts);
+	struct cert_cache_stats st;
+	struct err e;
+
+	atomic_store(&server->requests, 0);
+	is_int(get_local(cache, server->port, NAME_BAD, &e), RESULT_REJECT,
+	       "rate: first download allowed");
+	is_int(get_local(cache, server->port, "e.pem", &e), RESULT_REJECT,
+	       "rate: second download allowed");
+	is_int(get_local(cache, server->port, "f.pem", &e), RESULT_RETRY,
+	       "rate: third download refused");
+	is_str(e.code, "cert_fetch_rate_limited", "rate: refusal code");
+	ok(strstr(e.msg, "cert_fetch_per_minute") != NULL,
+	   "rate: refusal names the option");
+	is_int(atomic_load(&server->requests), 2,
+	       "rate: no request for the refusal");
+
+	is_int(get_local(cache, server->port, "f.pem", &e), RESULT_RETRY,
+	       "rate: refused again");
+	cert_cache_get_stats(cache, &st);
+	is_int(st.rate_limited, 2, "rate: two refusals counted");
+	is_int(st.negative_hits, 0, "rate: refusal not cached");
+	is_int(st.fetches, 2, "rate: two fetches counted");
+
+	/* NAME_A is in the seed directory: no download is needed. */
+	is_int(get_local(cache, server->port, NAME_A, &e), RESULT_OK,
+	       "rate: seeded certificate loads without budget");
+
+	fake_now_ms += 30 * 1000;
+	is_int(get_local(cache, server->port, "f.pem", &e), RESULT_REJECT,
+	       "rate: allowed once a download refilled");
+	is_int(atomic_load(&server->requests), 3,
+	       "rate: one more request after the refill");
+	is_int(get_local(cache, server->port, "g.pem", &e), RESULT_RETRY,
+	       "rate: refused again until the next refill");
+	is_int(atomic_load(&server->requests), 3,
+	       "rate: no request for the second refusal");
+	cert_cache_free(cache);
+}
+
+static void
+test_network_limits(void)
+{
+	char dir[] = "/tmp/unit_cert_cache.XXXXXX";
+	struct tls_server server;
+	char *pem = make_good_pem();
+
+	if (mkdtemp(dir) == NULL ||
+	    tls_server_start(&server, pem, 300) != 0) {
+		ok(0, "network: loopback HTTPS server started");
+		free(pem);
+		return;
+	}
+	write_file(dir, NAME_A, pem);
+
+	test_single_flight_network(&server);
+	atomic_store(&server.delay_ms, 0);
+	test_negative_cache(&server);
+	test_negative_cache_bound(&server);
+	test_rate_limit(&server, dir);
+
+	tls_server_stop(&server);
+	remove_file(dir, NAME_A);
+	rmdir(dir);
+	free(pem);
+}
+
 static void
 test_fixture_seed(void)
 {
 	char dir[1024];
-	struct cert_cache_options opts = { 4, dir, NULL, 1000 };
+	struct cert_cache_options opts = {
+		.capacity = 4,
+		.seed_dir = dir,
+		.fetch_timeout_ms = 1000,
+	};
 	struct cert_cache *cache;
 	EVP_PKEY *key = NULL;
 	struct err e;
@@ -713,6 +1113,7 @@ main(void)
 	test_fixture_seed();
 	test_fetch_refused();
 	test_single_flight_failure();
+	test_network_limits();
 
 	EVP_PKEY_free(rsa_key);
 	http_client_global_cleanup();

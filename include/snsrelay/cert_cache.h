@@ -11,9 +11,20 @@
  * leaf only: trust comes from fetching over verified TLS from the host
  * that sns_url_check_cert allows.
  *
- * The cache is bounded (least recently used entry evicted), keeps
- * successes only, and is thread-safe: concurrent requests for a URL that is
- * not cached yet share one fetch.
+ * The cache is bounded (least recently used entry evicted) and
+ * thread-safe: concurrent requests for a URL that is not cached yet share
+ * one load.  Against floods of forged messages that each name a new
+ * certificate URL:
+ *   - a URL whose download or checks failed gets the same failure from
+ *     a second, bounded cache for failure_ttl_s, without a new download.
+ *     A transient failure (RESULT_RETRY) is cached for at most 10 s, so
+ *     that the retries SNS sends 20 s apart try the download again;
+ *   - downloads from the network, all hosts together, are limited to
+ *     fetches_per_minute, with bursts of up to 5; a call that needs one
+ *     beyond that fails with RESULT_RETRY and code
+ *     "cert_fetch_rate_limited", without any network request, so that
+ *     SNS retries the message later.  Reads from the seed directory are
+ *     not limited.
  */
 #ifndef SNSRELAY_CERT_CACHE_H
 #define SNSRELAY_CERT_CACHE_H
@@ -26,19 +37,33 @@
 
 #include "snsrelay/err.h"
 
+/* Failures kept when cert_cache_options.failure_capacity is 0; each
+ * takes well under 1 KiB because certificate URLs are short. */
+#define CERT_FAILURES_DEFAULT 1024
+
 struct cert_cache_options {
 	size_t capacity;		/* entries; at least 1 */
 	const char *seed_dir;		/* NULL: no pre-seeded certificates */
 	const char *ca_file;		/* NULL: system CA store */
 	unsigned fetch_timeout_ms;	/* whole fetch, connect included */
+	unsigned fetches_per_minute;	/* network downloads; 0: no limit */
+	unsigned failure_ttl_s;		/* 0: failures are not cached */
+	size_t failure_capacity;	/* 0: CERT_FAILURES_DEFAULT */
+	/* Monotonic clock in ms for the two above; NULL: CLOCK_MONOTONIC.
+	 * For tests. */
+	int64_t (*clock_ms)(void);
 };
 
 struct cert_cache_stats {
-	uint64_t hits;
-	uint64_t misses;
-	uint64_t fetches;
-	uint64_t fetch_failures;
+	uint64_t hits;			/* answered from the cached keys */
+	uint64_t negative_hits;		/* answered from cached failures */
+	uint64_t misses;		/* needed a load */
+	uint64_t fetches;		/* network downloads */
+	uint64_t fetch_failures;	/* downloads or checks that failed */
+	uint64_t rate_limited;		/* downloads refused by the budget */
 	uint64_t seeded_loads;
+	uint64_t entries;		/* keys cached now */
+	uint64_t failure_entries;	/* failures cached now */
 };
 
 struct cert_cache;
@@ -56,8 +81,11 @@ void cert_cache_free(struct cert_cache *cache);
  * name), then the network; a key loaded from either is cached.
  *
  * RESULT_RETRY (code "cert_fetch_failed"): network error, timeout, or an
- * HTTP status other than 200 and 404.  RESULT_REJECT (code "cert_invalid"):
- * a 404, or a body that fails the certificate checks above.
+ * HTTP status other than 200 and 404.  RESULT_RETRY (code
+ * "cert_fetch_rate_limited"): a download was needed and the budget has
+ * none left.  RESULT_REJECT (code "cert_invalid"): a 404, or a body that
+ * fails the certificate checks above.  A cached failure returns the
+ * result and code of the original one.
  */
 int cert_cache_get(struct cert_cache *cache, const char *url,
 		   const char *topic_region, time_t now, EVP_PKEY **key,
