@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,13 +15,41 @@
 
 /*
  * Room kept free at the end of every line for the longest tail that
- * log_end may add: ,"truncated":true}\n in the JSON format.
+ * log_end may add: ,"truncated":true}\n in the JSON format, and before
+ * it the repeat count, ,"repeated":N with N of at most 20 digits.
  */
 #define LOG_TAIL_RESERVE 24
-#define LOG_BODY_MAX (LIMIT_LOG_LINE_BYTES - LOG_TAIL_RESERVE)
+#define LOG_REPEAT_RESERVE 32
+#define LOG_BODY_MAX \
+	(LIMIT_LOG_LINE_BYTES - LOG_TAIL_RESERVE - LOG_REPEAT_RESERVE)
+
+/*
+ * Keys the repeat limit remembers.  A key that repeats while all slots
+ * are taken by keys with counts still to report evicts the least
+ * recently seen one, whose count is then lost.
+ */
+#define LOG_REPEAT_SLOTS 64
+
+/* FNV-1a, 64 bits: offset basis and prime. */
+#define LOG_FNV_BASIS 0xcbf29ce484222325ULL
+#define LOG_FNV_PRIME 0x100000001b3ULL
+
+/* One key of the repeat limit; key 0 marks a free slot. */
+struct log_repeat_slot {
+	uint64_t key;
+	int64_t written_ms;	/* last line of the key that was written */
+	int64_t seen_ms;	/* last line of the key, written or not */
+	unsigned long long left_out;	/* lines left out since written_ms */
+};
 
 static atomic_int log_min_level = LOG_INFO;
 static atomic_int log_out_format = LOG_FORMAT_LOGFMT;
+static atomic_uint log_repeat_interval_s;
+
+/* Guards the slots and the clock. */
+static pthread_mutex_t log_repeat_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct log_repeat_slot log_repeat_slots[LOG_REPEAT_SLOTS];
+static int64_t (*log_repeat_clock)(void);
 
 static const char *const log_level_names[] = {
 	[LOG_DEBUG] = "debug",
@@ -34,6 +63,20 @@ log_setup(enum log_level min_level, enum log_format format)
 {
 	atomic_store(&log_min_level, (int)min_level);
 	atomic_store(&log_out_format, (int)format);
+}
+
+void
+log_set_repeat_interval(unsigned seconds)
+{
+	atomic_store(&log_repeat_interval_s, seconds);
+}
+
+void
+log_set_clock(int64_t (*now_ms)(void))
+{
+	pthread_mutex_lock(&log_repeat_lock);
+	log_repeat_clock = now_ms;
+	pthread_mutex_unlock(&log_repeat_lock);
 }
 
 int
@@ -325,6 +368,21 @@ log_put_timestamp(struct log_line *line)
 	}
 }
 
+/* Returns the FNV-1a hash of n bytes.  A hash of 0 would read as an
+ * absent value, at odds of 1 in 2^64. */
+static uint64_t
+log_hash(const char *data, size_t n)
+{
+	uint64_t h = LOG_FNV_BASIS;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)data[i];
+		h *= LOG_FNV_PRIME;
+	}
+	return h;
+}
+
 void
 log_begin(struct log_line *line, enum log_level level, const char *event)
 {
@@ -334,14 +392,40 @@ log_begin(struct log_line *line, enum log_level level, const char *event)
 	line->truncated = false;
 	line->format = (enum log_format)atomic_load(&log_out_format);
 	line->enabled = (int)level >= min_level;
+	line->repeat_limited = false;
+	line->event_hash = 0;
+	line->code_hash = 0;
+	line->reason_hash = 0;
 	if (!line->enabled)
 		return;
 	if ((unsigned)level > LOG_ERROR)
 		level = LOG_ERROR;
+	if (level >= LOG_WARN && atomic_load(&log_repeat_interval_s) > 0) {
+		line->repeat_limited = true;
+		line->event_hash = log_hash(event ? event : "",
+					    event ? strlen(event) : 0);
+	}
 
 	log_put_timestamp(line);
 	log_str(line, "level", log_level_names[level]);
 	log_str(line, "event", event);
+}
+
+/* Keeps the hash of the fields that make two lines "the same error" for
+ * the repeat limit: code and reason, and the problem or option a
+ * configuration line names.  Lines that differ in any of them are
+ * different errors, so a reload that fails for a new reason is always
+ * logged. */
+static void
+log_note_repeat_part(struct log_line *line, const char *key,
+		     const char *value, size_t n)
+{
+	if (strcmp(key, "code") == 0)
+		line->code_hash = log_hash(value, n);
+	else if (strcmp(key, "reason") == 0 || strcmp(key, "problem") == 0 ||
+		 strcmp(key, "option") == 0)
+		line->reason_hash = line->reason_hash * LOG_FNV_PRIME ^
+				    log_hash(value, n);
 }
 
 void
@@ -350,7 +434,13 @@ log_strn(struct log_line *line, const char *key, const char *value,
 {
 	size_t saved = line->len;
 
-	if (!line->enabled || line->truncated || value == NULL)
+	if (!line->enabled || value == NULL)
+		return;
+	/* Before the truncation check: a field cut from the line still
+	 * names the line's key. */
+	if (line->repeat_limited)
+		log_note_repeat_part(line, key, value, n);
+	if (line->truncated)
 		return;
 	log_put_key(line, key);
 	if (line->truncated) {
@@ -407,7 +497,7 @@ log_vfmt(struct log_line *line, const char *key, const char *fmt,
 	char text[LIMIT_LOG_LINE_BYTES];
 	int n;
 
-	if (!line->enabled || line->truncated)
+	if (!line->enabled)
 		return;
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	if (n < 0)
@@ -443,14 +533,127 @@ log_write_all(const char *data, size_t n)
 	}
 }
 
+static int64_t
+log_monotonic_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Rank of a slot as an eviction victim: free, then idle (nothing left
+ * out and the interval over), then the rest; lower goes first. */
+static int
+log_repeat_rank(const struct log_repeat_slot *slot, int64_t now_ms,
+		int64_t interval_ms)
+{
+	if (slot->key == 0)
+		return 0;
+	if (slot->left_out == 0 && now_ms - slot->written_ms >= interval_ms)
+		return 1;
+	return 2;
+}
+
+/* Returns the slot of key, or the slot to give it: the lowest rank,
+ * and among those the least recently seen.  Call with the lock held. */
+static struct log_repeat_slot *
+log_repeat_slot_for(uint64_t key, int64_t now_ms, int64_t interval_ms)
+{
+	struct log_repeat_slot *victim = NULL, *slot;
+	int victim_rank = 3, rank;
+	size_t i;
+
+	for (i = 0; i < LOG_REPEAT_SLOTS; i++) {
+		slot = &log_repeat_slots[i];
+		if (slot->key == key)
+			return slot;
+		rank = log_repeat_rank(slot, now_ms, interval_ms);
+		if (rank < victim_rank || (rank == victim_rank &&
+					   slot->seen_ms < victim->seen_ms)) {
+			victim = slot;
+			victim_rank = rank;
+		}
+	}
+	return victim;
+}
+
+/*
+ * Decides whether the line is written under the repeat limit.  Returns
+ * false to leave it out; otherwise sets *left_out to the number of lines
+ * of its key left out since the last one written.
+ */
+static bool
+log_repeat_admit(const struct log_line *line,
+		 unsigned long long *left_out)
+{
+	int64_t interval_ms = (int64_t)atomic_load(&log_repeat_interval_s) *
+			      1000;
+	uint64_t part = line->code_hash * LOG_FNV_PRIME ^ line->reason_hash;
+	uint64_t key = line->event_hash * LOG_FNV_PRIME ^ part;
+	struct log_repeat_slot *slot;
+	bool admit = true;
+	int64_t now_ms;
+
+	*left_out = 0;
+	if (interval_ms == 0)
+		return true;
+	if (key == 0)
+		key = 1;
+	pthread_mutex_lock(&log_repeat_lock);
+	now_ms = log_repeat_clock ? log_repeat_clock() : log_monotonic_ms();
+	slot = log_repeat_slot_for(key, now_ms, interval_ms);
+	if (slot->key != key) {
+		slot->key = key;
+		slot->written_ms = now_ms;
+		slot->left_out = 0;
+	} else if (now_ms - slot->written_ms < interval_ms) {
+		slot->left_out++;
+		admit = false;
+	} else {
+		*left_out = slot->left_out;
+		slot->left_out = 0;
+		slot->written_ms = now_ms;
+	}
+	slot->seen_ms = now_ms;
+	pthread_mutex_unlock(&log_repeat_lock);
+	return admit;
+}
+
+/* Appends repeated=N into the room LOG_REPEAT_RESERVE keeps, so it fits
+ * even on a truncated line. */
+static void
+log_put_repeated(struct log_line *line, unsigned long long left_out)
+{
+	char field[LOG_REPEAT_RESERVE + 1];
+	int n;
+
+	if (line->format == LOG_FORMAT_JSON)
+		n = snprintf(field, sizeof(field), ",\"repeated\":%llu",
+			     left_out);
+	else
+		n = snprintf(field, sizeof(field), " repeated=%llu", left_out);
+	if (n < 0 || (size_t)n > LOG_REPEAT_RESERVE)
+		return;
+	memcpy(line->text + line->len, field, (size_t)n);
+	line->len += (size_t)n;
+}
+
 void
 log_end(struct log_line *line)
 {
+	unsigned long long left_out = 0;
 	const char *tail;
 	size_t n;
 
 	if (!line->enabled)
 		return;
+	if (line->repeat_limited && !log_repeat_admit(line, &left_out)) {
+		line->enabled = false;
+		return;
+	}
+	if (left_out > 0)
+		log_put_repeated(line, left_out);
 	if (line->format == LOG_FORMAT_JSON)
 		tail = line->truncated ? ",\"truncated\":true}\n" : "}\n";
 	else
@@ -513,6 +716,32 @@ log_scheme_is_valid(const char *url, size_t len)
 	return true;
 }
 
+/*
+ * True when the authority has a ':' that does not start a numeric port,
+ * outside an IPv6 literal.  Such an authority is the start of user info
+ * whose password contains an unencoded '/', '?' or '#', which ended the
+ * authority early, so it contains part of the password.
+ */
+static bool
+log_authority_has_bad_port(const char *auth, size_t len)
+{
+	size_t i, start = 0, colon = len;
+
+	for (i = 0; i < len; i++)
+		if (auth[i] == ']')
+			start = i + 1;
+	for (i = start; i < len; i++) {
+		if (auth[i] == ':') {
+			colon = i;
+			break;
+		}
+	}
+	for (i = colon + 1; i < len; i++)
+		if (auth[i] < '0' || auth[i] > '9')
+			return true;
+	return false;
+}
+
 /* Appends the authority with any user info replaced. */
 static void
 log_redact_authority(const char *auth, size_t len, char *out,
@@ -524,6 +753,10 @@ log_redact_authority(const char *auth, size_t len, char *out,
 	for (i = 0; i < len; i++)
 		if (auth[i] == '@')
 			at = auth + i;
+	if (at == NULL && log_authority_has_bad_port(auth, len)) {
+		log_out_append(out, out_size, pos, "REDACTED", 8);
+		return;
+	}
 	if (at == NULL) {
 		log_out_append(out, out_size, pos, auth, len);
 		return;
@@ -533,12 +766,14 @@ log_redact_authority(const char *auth, size_t len, char *out,
 }
 
 /* Appends the path with every non-empty segment after the first
- * replaced. */
+ * replaced.  The first is replaced too when it contains an '@', because
+ * it is then the rest of user info cut by an unencoded '/'. */
 static void
 log_redact_path(const char *path, size_t len, char *out, size_t out_size,
 		size_t *pos)
 {
 	size_t i = 0, start, segment = 0;
+	bool kept;
 
 	while (i < len) {
 		/* path[i] is '/' here: every segment starts with one. */
@@ -547,7 +782,9 @@ log_redact_path(const char *path, size_t len, char *out, size_t out_size,
 		while (i < len && path[i] != '/')
 			i++;
 		segment++;
-		if (segment <= 1 || i == start)
+		kept = segment <= 1 &&
+		       memchr(path + start, '@', i - start) == NULL;
+		if (kept || i == start)
 			log_out_append(out, out_size, pos, path + start,
 				       i - start);
 		else

@@ -25,9 +25,11 @@
 #include "snsrelay/http_server.h"
 #include "snsrelay/limits.h"
 #include "snsrelay/log.h"
+#include "snsrelay/metrics.h"
 #include "snsrelay/relay.h"
 #include "snsrelay/spool.h"
 #include "snsrelay/spool_cli.h"
+#include "snsrelay/test_cli.h"
 #include "snsrelay/text.h"
 
 #define EXIT_USAGE 2
@@ -38,16 +40,24 @@ struct main_options {
 	bool spool_command;		/* "spool" subcommand given */
 	int spool_argc;			/* its arguments after "spool" */
 	char **spool_argv;
+	bool test_command;		/* "test-destinations" given */
+	int test_argc;			/* its arguments after the word */
+	char **test_argv;
 };
 
-/* Everything the daemon owns while it runs; freed by main_cleanup. */
+/*
+ * Everything the daemon owns while it runs; freed by main_cleanup.  A
+ * SIGHUP builds a new relay (configuration, certificate cache,
+ * destinations) around the same spool and replaces the live one.
+ */
 struct main_state {
-	struct relay_config cfg;
+	struct relay_config cfg;	/* as loaded at start */
 	bool cfg_loaded;
-	struct relay relay;
+	struct relay *relay;		/* live; relay->cfg is &cfg or owned */
 	struct http_server *server;
 	bool curl_ready;
 	bool stopped;			/* served until a stop signal */
+	time_t started_at;
 	/* Delivery workers still sending after the stop grace; they use
 	 * the destinations and libcurl until their send times out. */
 	size_t busy_workers;
@@ -62,6 +72,8 @@ main_print_usage(FILE *out)
 		"[--help-config] [--version]\n"
 		"       snsrelay [-c FILE] spool list|retry|purge ... "
 		"(see snsrelay spool --help)\n"
+		"       snsrelay [-c FILE] test-destinations ... "
+		"(see snsrelay test-destinations --help)\n"
 		"Receives AWS SNS deliveries over HTTP(S), verifies their "
 		"signatures and\nrelays security-group change alerts to "
 		"Discord and other webhooks.\n\n"
@@ -138,6 +150,12 @@ main_parse_args(int argc, char **argv, struct main_options *opts)
 		opts->spool_command = true;
 		opts->spool_argc = argc - optind - 1;
 		opts->spool_argv = argv + optind + 1;
+		return -1;
+	}
+	if (optind < argc && strcmp(argv[optind], "test-destinations") == 0) {
+		opts->test_command = true;
+		opts->test_argc = argc - optind - 1;
+		opts->test_argv = argv + optind + 1;
 		return -1;
 	}
 	if (optind < argc) {
@@ -223,6 +241,7 @@ main_setup_logging(const struct relay_config *cfg)
 	log_level_parse(cfg->log_level, &level);
 	log_format_parse(cfg->log_format, &format);
 	log_setup(level, format);
+	log_set_repeat_interval(cfg->log_repeat_interval_s);
 }
 
 static void
@@ -257,6 +276,16 @@ main_now(void)
 	return time(NULL);
 }
 
+static void
+main_dispatch_options(const struct relay_config *cfg,
+		      struct dispatcher_options *opts)
+{
+	opts->max_age_s = cfg->delivery_max_age_s;
+	opts->backoff_min_ms = cfg->retry_min_delay_ms;
+	opts->backoff_max_ms = cfg->retry_max_delay_ms;
+	opts->batch_max = DISCORD_EMBEDS_MAX;
+}
+
 /*
  * Opens the spool and starts the delivery workers.  A file that is not a
  * spool stops the start-up, because it must not be overwritten.  A spool
@@ -272,24 +301,20 @@ main_start_delivery(struct main_state *st)
 					CONFIG_DEFAULT_SPOOL_PATH) == 0,
 		.dedup_window_s = st->cfg.dedup_window_s,
 	};
-	struct dispatcher_options dispatch_opts = {
-		.max_age_s = st->cfg.delivery_max_age_s,
-		.backoff_min_ms = st->cfg.retry_min_delay_ms,
-		.backoff_max_ms = st->cfg.retry_max_delay_ms,
-		.batch_max = DISCORD_EMBEDS_MAX,
-	};
+	struct dispatcher_options dispatch_opts;
+	struct dispatcher *dispatcher;
 	struct log_line line;
 	struct err e;
 	int rc;
 
-	st->relay.spool = spool_new(&spool_opts);
-	if (st->relay.spool == NULL) {
+	st->relay->spool = spool_new(&spool_opts);
+	if (st->relay->spool == NULL) {
 		main_log_startup_failed("out_of_memory",
 					"cannot create the spool");
 		return -1;
 	}
 	err_clear(&e);
-	rc = spool_start(st->relay.spool, &e);
+	rc = spool_start(st->relay->spool, &e);
 	if (rc == RESULT_REJECT) {
 		main_log_startup_failed(e.code, e.msg);
 		return -1;
@@ -300,14 +325,54 @@ main_start_delivery(struct main_state *st)
 		log_str(&line, "reason", e.msg);
 		log_end(&line);
 	}
-	st->relay.dispatcher = dispatcher_start(st->relay.spool,
-						st->relay.delivery,
-						&dispatch_opts, &e);
-	if (st->relay.dispatcher == NULL) {
+	main_dispatch_options(&st->cfg, &dispatch_opts);
+	dispatcher = dispatcher_start(st->relay->spool, st->relay->delivery,
+				      &dispatch_opts, &e);
+	if (dispatcher == NULL) {
 		main_log_startup_failed(e.code, e.msg);
 		return -1;
 	}
+	st->relay->dispatcher = dispatcher;
 	return 0;
+}
+
+/* A relay for cfg with its own certificate cache and destinations; the
+ * caller adds the spool and the dispatcher.  NULL with the reason in e. */
+static struct relay *
+main_new_relay(const struct relay_config *cfg, struct err *e)
+{
+	struct cert_cache_options cache_opts = {
+		.capacity = cfg->cert_cache_size,
+		.seed_dir = cfg->cert_dir,
+		.ca_file = cfg->ca_file,
+		.fetch_timeout_ms = cfg->cert_fetch_timeout_ms,
+		.fetches_per_minute = cfg->cert_fetch_per_minute,
+		.failure_ttl_s = cfg->cert_failure_ttl_s,
+	};
+	struct relay *relay = calloc(1, sizeof(*relay));
+
+	if (relay == NULL) {
+		err_set(e, "out_of_memory", "cannot create the relay");
+		return NULL;
+	}
+	relay->cfg = cfg;
+	relay->started_at = time(NULL);
+	relay->now = main_now;
+	relay->certs = cert_cache_new(&cache_opts);
+	if (relay->certs == NULL) {
+		err_set(e, "out_of_memory",
+			"cannot create the certificate cache");
+		free(relay);
+		return NULL;
+	}
+	relay->delivery = delivery_new(cfg);
+	if (relay->delivery == NULL) {
+		err_set(e, "out_of_memory", "cannot create the destinations");
+		cert_cache_free(relay->certs);
+		free(relay);
+		return NULL;
+	}
+	return relay;
 }
 
 /* Creates the certificate cache, the destinations, the spool and the
@@ -315,26 +380,12 @@ main_start_delivery(struct main_state *st)
 static int
 main_build_relay(struct main_state *st)
 {
-	struct cert_cache_options cache_opts = {
-		.capacity = st->cfg.cert_cache_size,
-		.seed_dir = st->cfg.cert_dir,
-		.ca_file = st->cfg.ca_file,
-		.fetch_timeout_ms = st->cfg.cert_fetch_timeout_ms,
-	};
+	struct err e;
 
-	st->relay.cfg = &st->cfg;
-	st->relay.started_at = time(NULL);
-	st->relay.now = main_now;
-	st->relay.certs = cert_cache_new(&cache_opts);
-	if (st->relay.certs == NULL) {
-		main_log_startup_failed("out_of_memory",
-					"cannot create the certificate cache");
-		return -1;
-	}
-	st->relay.delivery = delivery_new(&st->cfg);
-	if (st->relay.delivery == NULL) {
-		main_log_startup_failed("out_of_memory",
-					"cannot create the destinations");
+	err_clear(&e);
+	st->relay = main_new_relay(&st->cfg, &e);
+	if (st->relay == NULL) {
+		main_log_startup_failed(e.code, e.msg);
 		return -1;
 	}
 	return main_start_delivery(st);
@@ -361,33 +412,217 @@ main_block_signals(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+/* Writes the destination names of relay, comma-separated, to out. */
 static void
-main_log_ready(const struct main_state *st)
+main_destination_names(const struct relay *relay, struct buf *out)
 {
-	const struct delivery *d = st->relay.delivery;
-	struct log_line line;
-	struct buf names;
+	const struct delivery *d = relay->delivery;
 	size_t i;
 
-	buf_init(&names, LIMIT_LOG_LINE_BYTES);
 	for (i = 0; i < delivery_count(d); i++)
-		buf_printf(&names, "%s%s", i ? "," : "",
+		buf_printf(out, "%s%s", i ? "," : "",
 			   delivery_get(d, i)->name);
+}
 
-	log_begin(&line, LOG_INFO, "ready");
-	log_str(&line, "address", st->cfg.listen_host);
+static void
+main_log_ready(const struct main_state *st, const char *event)
+{
+	const struct relay_config *cfg = st->relay->cfg;
+	struct log_line line;
+	struct buf names;
+
+	buf_init(&names, LIMIT_LOG_LINE_BYTES);
+	main_destination_names(st->relay, &names);
+	log_begin(&line, LOG_INFO, event);
+	log_str(&line, "address", cfg->listen_host);
 	log_int(&line, "port", http_server_port(st->server));
-	log_str(&line, "tls", st->cfg.tls_cert_file ? "on" : "off");
-	log_str(&line, "path", st->cfg.endpoint_path);
-	log_int(&line, "topics", (long long)st->cfg.topic_count);
+	log_str(&line, "tls", cfg->tls_cert_file ? "on" : "off");
+	log_str(&line, "path", cfg->endpoint_path);
+	log_int(&line, "topics", (long long)cfg->topic_count);
 	log_str(&line, "destinations", names.data ? names.data : "");
+	log_str(&line, "basic_auth", cfg->basic_auth_user ? "on" : "off");
 	log_end(&line);
 	buf_free(&names);
 }
 
-/* Waits for SIGTERM or SIGINT; SIGHUP is logged and otherwise ignored. */
+/* Frees a relay that no request or worker uses any more.  keep_delivery:
+ * workers left sending still read its destinations. */
+static void
+main_free_relay(struct main_state *st, struct relay *relay,
+		bool keep_delivery)
+{
+	const struct relay_config *cfg = relay->cfg;
+
+	if (relay->delivery != NULL && !keep_delivery)
+		delivery_free(relay->delivery);
+	if (relay->certs != NULL)
+		cert_cache_free(relay->certs);
+	free(relay);
+	if (cfg != &st->cfg && cfg != NULL && !keep_delivery) {
+		config_free((struct relay_config *)cfg);
+		free((struct relay_config *)cfg);
+	}
+}
+
+/*
+ * Options a reload cannot apply: the listening socket and the spool stay
+ * open across it, and the time zone is process-wide state that threads
+ * read.  The running values are kept in next, and a warning says so.
+ */
+static void
+main_keep_restart_options(const struct relay_config *now,
+			  struct relay_config *next)
+{
+	const char *changed[4];
+	size_t count = 0, i;
+	struct log_line line;
+
+#define MAIN_KEEP_STRING(field, name)					\
+	do {								\
+		if (strcmp(now->field ? now->field : "",		\
+			   next->field ? next->field : "") != 0) {	\
+			changed[count++] = name;			\
+			free(next->field);				\
+			next->field = now->field ?			\
+				strdup(now->field) : NULL;		\
+		}							\
+	} while (0)
+
+	if (now->listen_port != next->listen_port ||
+	    strcmp(now->listen_host, next->listen_host) != 0) {
+		changed[count++] = "listen";
+		free(next->listen_host);
+		next->listen_host = strdup(now->listen_host);
+		next->listen_port = now->listen_port;
+	}
+	MAIN_KEEP_STRING(spool_path, "spool_path");
+	MAIN_KEEP_STRING(timezone, "timezone");
+#undef MAIN_KEEP_STRING
+	if (now->dedup_window_s != next->dedup_window_s) {
+		changed[count++] = "dedup_window";
+		next->dedup_window_s = now->dedup_window_s;
+	}
+	for (i = 0; i < count; i++) {
+		log_begin(&line, LOG_WARN, "reload_needs_restart");
+		log_str(&line, "option", changed[i]);
+		log_str(&line, "reason", "kept at its running value; restart "
+			"snsrelay to apply the new one");
+		log_end(&line);
+	}
+}
+
+static void
+main_log_reload_failed(const char *code, const char *reason)
+{
+	struct log_line line;
+
+	log_begin(&line, LOG_ERROR, "reload_failed");
+	log_str(&line, "code", code);
+	log_str(&line, "reason", reason);
+	log_str(&line, "action", "the previous configuration stays in "
+		"force; fix the file and send SIGHUP again");
+	log_end(&line);
+	metrics_inc(METRIC_CONFIG_RELOADS, "failed", NULL);
+}
+
+/* Loads the configuration again into a new heap object; NULL when it has
+ * problems, which are logged. */
+static struct relay_config *
+main_reload_config(const struct main_options *opts)
+{
+	struct config_report report = { NULL, 0 };
+	struct relay_config *next = calloc(1, sizeof(*next));
+
+	if (next == NULL) {
+		main_log_reload_failed("out_of_memory",
+				       "cannot load the configuration");
+		return NULL;
+	}
+	if (main_load_config(opts, next, &report) != 0 || report.count > 0) {
+		main_log_config_problems(&report);
+		main_log_reload_failed("config_invalid", report.count > 0 ?
+				       report.lines[0] : "out of memory");
+		config_report_free(&report);
+		config_free(next);
+		free(next);
+		return NULL;
+	}
+	config_report_free(&report);
+	return next;
+}
+
+/*
+ * SIGHUP: builds a relay from the configuration as it is now, hands the
+ * listening socket to a server for it (connections and requests in
+ * flight finish on the old one), then restarts the delivery workers with
+ * the new destinations.  Any failure before the hand-over keeps the old
+ * relay in force.
+ */
+static void
+main_reload(struct main_state *st, const struct main_options *opts)
+{
+	struct relay *old = st->relay, *next;
+	struct relay_config *cfg;
+	struct dispatcher_options dispatch_opts;
+	struct dispatcher *dispatcher;
+	struct http_server *server;
+	struct err e;
+	size_t busy = 0;
+
+	log_message(LOG_INFO, "reloading", "SIGHUP received; loading %s",
+		    opts->config_path ? opts->config_path :
+		    "the embedded defaults and the environment");
+	if ((cfg = main_reload_config(opts)) == NULL)
+		return;
+	main_keep_restart_options(old->cfg, cfg);
+	err_clear(&e);
+	next = main_new_relay(cfg, &e);
+	if (next == NULL) {
+		main_log_reload_failed(e.code, e.msg);
+		config_free(cfg);
+		free(cfg);
+		return;
+	}
+	next->spool = old->spool;
+	next->started_at = old->started_at;
+
+	server = http_server_reload(st->server, next, &e);
+	if (server == NULL || http_server_relay(server) != next) {
+		/* Still serving the old relay, or nothing at all. */
+		st->server = server;
+		main_log_reload_failed(e.code, e.msg);
+		next->spool = NULL;
+		main_free_relay(st, next, false);
+		return;
+	}
+	st->server = server;
+
+	/* The old server is gone; only the old workers remain. */
+	if (old->dispatcher != NULL)
+		busy = dispatcher_stop(old->dispatcher,
+				       old->cfg->shutdown_grace_ms);
+	old->dispatcher = NULL;
+	main_dispatch_options(cfg, &dispatch_opts);
+	dispatcher = dispatcher_start(next->spool, next->delivery,
+				      &dispatch_opts, &e);
+	if (dispatcher == NULL)
+		log_message(LOG_ERROR, "reload_workers_failed", "%s; alerts "
+			    "are stored but not delivered until a restart",
+			    e.msg);
+	next->dispatcher = dispatcher;
+	st->relay = next;
+	st->busy_workers += busy;
+	main_free_relay(st, old, busy > 0);
+
+	main_setup_logging(cfg);
+	metrics_inc(METRIC_CONFIG_RELOADS, "ok", NULL);
+	main_log_ready(st, "reloaded");
+}
+
+/* Serves until SIGTERM or SIGINT, reloading on SIGHUP. */
 static int
-main_wait_for_stop(const sigset_t *set)
+main_serve(struct main_state *st, const struct main_options *opts,
+	   const sigset_t *set)
 {
 	int sig = 0;
 
@@ -396,9 +631,14 @@ main_wait_for_stop(const sigset_t *set)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			return sig;
-		log_message(LOG_INFO, "signal_ignored", "SIGHUP does not "
-			    "reload the configuration; restart snsrelay to "
-			    "apply changes");
+		if (sig == SIGHUP)
+			main_reload(st, opts);
+		if (st->server == NULL) {
+			log_message(LOG_ERROR, "server_lost", "the server "
+				    "could not be restarted after a reload; "
+				    "stopping");
+			return SIGTERM;
+		}
 	}
 }
 
@@ -415,18 +655,17 @@ main_log_stopping(int sig)
 static void
 main_collect_stats(struct main_state *st)
 {
-	if (st->relay.certs != NULL)
-		cert_cache_get_stats(st->relay.certs, &st->cert_stats);
+	if (st->relay != NULL && st->relay->certs != NULL)
+		cert_cache_get_stats(st->relay->certs, &st->cert_stats);
 }
 
 static void
-main_log_stopped(const struct main_state *st)
+main_log_stopped(const struct main_state *st, time_t started_at)
 {
 	struct log_line line;
 
 	log_begin(&line, LOG_INFO, "stopped");
-	log_int(&line, "uptime_s",
-		(long long)(time(NULL) - st->relay.started_at));
+	log_int(&line, "uptime_s", (long long)(time(NULL) - started_at));
 	log_int(&line, "cert_cache_hits", (long long)st->cert_stats.hits);
 	log_int(&line, "cert_fetches", (long long)st->cert_stats.fetches);
 	log_int(&line, "cert_fetch_failures",
@@ -442,30 +681,30 @@ main_stop_services(struct main_state *st)
 	if (st->server != NULL)
 		http_server_stop(st->server);
 	st->server = NULL;
-	if (st->relay.dispatcher != NULL)
-		st->busy_workers = dispatcher_stop(st->relay.dispatcher,
-						   st->cfg.shutdown_grace_ms);
-	st->relay.dispatcher = NULL;
-	if (st->relay.spool != NULL) {
-		spool_stop(st->relay.spool);
-		spool_free(st->relay.spool);
+	if (st->relay == NULL)
+		return;
+	if (st->relay->dispatcher != NULL)
+		st->busy_workers += dispatcher_stop(st->relay->dispatcher,
+				st->relay->cfg->shutdown_grace_ms);
+	st->relay->dispatcher = NULL;
+	if (st->relay->spool != NULL) {
+		spool_stop(st->relay->spool);
+		spool_free(st->relay->spool);
 	}
-	st->relay.spool = NULL;
+	st->relay->spool = NULL;
 }
 
 static void
 main_cleanup(struct main_state *st)
 {
 	main_stop_services(st);
-	/* Workers left sending still use these; the exit releases them. */
-	if (st->busy_workers == 0) {
-		if (st->relay.delivery != NULL)
-			delivery_free(st->relay.delivery);
-		if (st->curl_ready)
-			http_client_global_cleanup();
-	}
-	if (st->relay.certs != NULL)
-		cert_cache_free(st->relay.certs);
+	/* Workers left sending still use the destinations and libcurl; the
+	 * exit releases them. */
+	if (st->relay != NULL)
+		main_free_relay(st, st->relay, st->busy_workers > 0);
+	st->relay = NULL;
+	if (st->busy_workers == 0 && st->curl_ready)
+		http_client_global_cleanup();
 	if (st->cfg_loaded)
 		config_free(&st->cfg);
 }
@@ -500,14 +739,15 @@ main_run(struct main_state *st, const struct main_options *opts)
 		return EXIT_FAILURE;
 
 	err_clear(&e);
-	st->server = http_server_start(&st->relay, &e);
+	st->server = http_server_start(st->relay, &e);
 	if (st->server == NULL) {
 		main_log_startup_failed(e.code, e.msg);
 		return EXIT_FAILURE;
 	}
-	main_log_ready(st);
+	st->started_at = st->relay->started_at;
+	main_log_ready(st, "ready");
 
-	sig = main_wait_for_stop(&set);
+	sig = main_serve(st, opts, &set);
 	main_log_stopping(sig);
 	main_stop_services(st);
 	main_collect_stats(st);
@@ -519,7 +759,7 @@ int
 main(int argc, char **argv)
 {
 	struct config_report report = { NULL, 0 };
-	struct main_options opts = { NULL, false, false, 0, NULL };
+	struct main_options opts = { .config_path = NULL };
 	struct main_state st;
 	int status;
 
@@ -545,12 +785,16 @@ main(int argc, char **argv)
 	} else if (opts.spool_command) {
 		status = spool_cli_main(&st.cfg, opts.spool_argc,
 					opts.spool_argv);
+	} else if (opts.test_command) {
+		main_setup_logging(&st.cfg);
+		status = test_cli_main(&st.cfg, opts.test_argc,
+				       opts.test_argv);
 	} else {
 		status = main_run(&st, &opts);
 	}
 	main_cleanup(&st);
 	if (st.stopped)
-		main_log_stopped(&st);
+		main_log_stopped(&st, st.started_at);
 	config_report_free(&report);
 	if (st.busy_workers > 0) {
 		/* Detached workers still hold the destinations and libcurl,

@@ -471,12 +471,15 @@ iso_time() {
 # config_base NAME [SPOOL]: prints the configuration lines every test
 # relay shares: a free loopback port and its own spool file, SPOOL or by
 # default $TEST_TMP/NAME-spool.db.  Tests run in parallel, so no relay
-# may use the default spool_path.
+# may use the default spool_path.  Every log line is kept
+# (log_repeat_interval = 0), because tests look for the line of each
+# request; tests of the repeat limit set it themselves.
 config_base() {
 	cat <<EOF
 listen = 127.0.0.1:0
 spool_path = ${2:-$TEST_TMP/$1-spool.db}
 log_level = debug
+log_repeat_interval = 0
 EOF
 }
 

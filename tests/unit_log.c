@@ -1,7 +1,8 @@
 /*
  * Unit tests for log.c: escaping of hostile values, the line layout in
- * both formats, the level filter, truncation and URL redaction.  Output
- * is captured by putting a temporary file on file descriptor 2.
+ * both formats, the level filter, truncation, URL redaction and the
+ * repeat limit.  Output is captured by putting a temporary file on file
+ * descriptor 2.
  */
 #include "config.h"
 
@@ -484,6 +485,302 @@ test_redact_url(void)
 	ok(1, "redact zero-size output does not crash");
 }
 
+/* The clock of the repeat limit, moved by the tests. */
+static int64_t fake_now_ms;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now_ms;
+}
+
+/* Logs one line of event with a code or reason field (NULL: none). */
+static void
+log_coded(enum log_level level, const char *event, const char *code,
+	  const char *reason)
+{
+	struct log_line line;
+
+	log_begin(&line, level, event);
+	log_str(&line, "code", code);
+	log_str(&line, "reason", reason);
+	log_end(&line);
+}
+
+static void
+test_repeat_suppression(void)
+{
+	const char *out;
+	size_t n;
+
+	log_setup(LOG_DEBUG, LOG_FORMAT_LOGFMT);
+	log_set_clock(fake_clock);
+	log_set_repeat_interval(10);
+	fake_now_ms = 1000000;
+
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_a", "spool_full", "disk full");
+	fake_now_ms += 1000;
+	log_coded(LOG_WARN, "repeat_a", "spool_full", "disk full");
+	fake_now_ms += 8000;
+	log_coded(LOG_ERROR, "repeat_a", "spool_full", "disk full");
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 1, "repeat within interval written once");
+	ok(strstr(out, "repeated=") == NULL, "repeat first line has no count");
+
+	/* 10 s after the first line: written, with the 2 left out. */
+	fake_now_ms += 1000;
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_a", "spool_full", "disk full");
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 1, "repeat after interval written");
+	is_str(after_timestamp(out), "level=warn event=repeat_a "
+	       "code=spool_full reason=\"disk full\" repeated=2\n",
+	       "repeat after interval carries repeated=2");
+
+	/* The count restarts with each written line. */
+	fake_now_ms += 1000;
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_a", "spool_full", "disk full");
+	out = capture_end(&n);
+	is_int(n, 0, "repeat after written line left out again");
+	fake_now_ms += 10000;
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_a", "spool_full", "disk full");
+	out = capture_end(&n);
+	ok(strstr(out, " repeated=1\n") != NULL, "repeat count restarts");
+
+	/* Nothing left out: the next line has no count. */
+	fake_now_ms += 10000;
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_a", "spool_full", "disk full");
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 1, "repeat idle key written");
+	ok(strstr(out, "repeated=") == NULL, "repeat idle key has no count");
+	log_set_repeat_interval(0);
+	log_set_clock(NULL);
+}
+
+static void
+test_repeat_keys(void)
+{
+	const char *out;
+	size_t n;
+
+	log_setup(LOG_DEBUG, LOG_FORMAT_LOGFMT);
+	log_set_clock(fake_clock);
+	log_set_repeat_interval(10);
+	fake_now_ms = 5000000;
+
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_b", "code_one", "same reason");
+	log_coded(LOG_WARN, "repeat_b", "code_two", "same reason");
+	log_coded(LOG_WARN, "repeat_b", "code_one", "same reason");
+	log_coded(LOG_WARN, "repeat_b", "code_one", "other reason");
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 3, "repeat different codes kept");
+	ok(strstr(out, "code=code_two") != NULL, "repeat second code written");
+	ok(strstr(out, "reason=\"other reason\"") != NULL,
+	   "repeat same code with a new reason written");
+
+	/* Without a code the reason is the key. */
+	capture_begin();
+	log_coded(LOG_ERROR, "repeat_c", NULL, "reason one");
+	log_coded(LOG_ERROR, "repeat_c", NULL, "reason two");
+	log_coded(LOG_ERROR, "repeat_c", NULL, "reason one");
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 2, "repeat reasons are the key");
+
+	/* Without either, the event alone is the key. */
+	capture_begin();
+	log_message(LOG_WARN, "repeat_d", "first %d", 1);
+	log_message(LOG_WARN, "repeat_d", "second %d", 2);
+	log_message(LOG_WARN, "repeat_e", "other event");
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 2, "repeat event alone is the key");
+	ok(strstr(out, "event=repeat_e") != NULL, "repeat other event written");
+
+	/* Info and debug lines are never left out. */
+	capture_begin();
+	log_coded(LOG_INFO, "repeat_f", "same", NULL);
+	log_coded(LOG_INFO, "repeat_f", "same", NULL);
+	log_coded(LOG_DEBUG, "repeat_f", "same", NULL);
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 3, "repeat info and debug all written");
+	ok(strstr(out, "repeated=") == NULL, "repeat info has no count");
+	log_set_repeat_interval(0);
+	log_set_clock(NULL);
+}
+
+static void
+test_repeat_disabled(void)
+{
+	const char *out;
+	size_t n;
+	int i;
+
+	log_setup(LOG_DEBUG, LOG_FORMAT_LOGFMT);
+	log_set_clock(fake_clock);
+	log_set_repeat_interval(0);
+	fake_now_ms = 9000000;
+
+	capture_begin();
+	for (i = 0; i < 5; i++)
+		log_coded(LOG_ERROR, "repeat_g", "same", NULL);
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 5, "repeat interval 0 writes all");
+	ok(strstr(out, "repeated=") == NULL, "repeat interval 0 has no count");
+	log_set_clock(NULL);
+}
+
+static void
+test_repeat_json(void)
+{
+	json_object *obj, *value = NULL;
+	const char *out;
+
+	log_setup(LOG_DEBUG, LOG_FORMAT_JSON);
+	log_set_clock(fake_clock);
+	log_set_repeat_interval(1);
+	fake_now_ms = 12000000;
+
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_h", "same", NULL);
+	log_coded(LOG_WARN, "repeat_h", "same", NULL);
+	out = capture_end(NULL);
+	fake_now_ms += 1000;
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_h", "same", NULL);
+	out = capture_end(NULL);
+	obj = parse_json_line(out);
+	ok(obj != NULL, "repeat json line parses");
+	ok(json_object_object_get_ex(obj, "repeated", &value) &&
+	   json_object_is_type(value, json_type_int), "repeat json int type");
+	is_int(json_object_get_int(value), 1, "repeat json count");
+	json_object_put(obj);
+	log_set_repeat_interval(0);
+	log_set_clock(NULL);
+}
+
+/* A line cut at the size limit still gets its count. */
+static void
+test_repeat_truncated(void)
+{
+	char *value = malloc(10001);
+	const char *out;
+	size_t n;
+
+	if (value == NULL) {
+		printf("Bail out! out of memory\n");
+		exit(1);
+	}
+	memset(value, 'a', 10000);
+	value[10000] = '\0';
+	log_setup(LOG_DEBUG, LOG_FORMAT_LOGFMT);
+	log_set_clock(fake_clock);
+	log_set_repeat_interval(1);
+	fake_now_ms = 15000000;
+
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_i", "same", value);
+	log_coded(LOG_WARN, "repeat_i", "same", value);
+	fake_now_ms += 1000;
+	log_coded(LOG_WARN, "repeat_i", "same", value);
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 2, "repeat truncated written twice");
+	ok(strstr(out, " repeated=1 truncated=true\n") != NULL,
+	   "repeat truncated carries the count");
+	ok(n <= 2 * LIMIT_LOG_LINE_BYTES, "repeat truncated fits the limit");
+	log_set_repeat_interval(0);
+	log_set_clock(NULL);
+	free(value);
+}
+
+/* More keys than the table has slots: every new key's first line is
+ * written, and the least recently seen keys are evicted. */
+static void
+test_repeat_many_keys(void)
+{
+	char code[32];
+	const char *out;
+	size_t n;
+	int i;
+
+	log_setup(LOG_DEBUG, LOG_FORMAT_LOGFMT);
+	log_set_clock(fake_clock);
+	log_set_repeat_interval(10);
+	fake_now_ms = 20000000;
+
+	capture_begin();
+	for (i = 0; i < 200; i++) {
+		snprintf(code, sizeof(code), "code_%d", i);
+		log_coded(LOG_WARN, "repeat_j", code, NULL);
+		fake_now_ms++;
+	}
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 200, "repeat 200 keys all written");
+
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_j", "code_199", NULL);
+	out = capture_end(&n);
+	is_int(n, 0, "repeat recent key still remembered");
+
+	/* The least recently seen keys made room for the later ones. */
+	capture_begin();
+	log_coded(LOG_WARN, "repeat_j", "code_0", NULL);
+	out = capture_end(&n);
+	is_int(count_char(out, n, '\n'), 1, "repeat evicted key written");
+	log_set_repeat_interval(0);
+	log_set_clock(NULL);
+}
+
+/* Webhook URLs with a password, logged the way the relay logs them: the
+ * redacted URL and an error text built from it. */
+static void
+test_no_password_logged(void)
+{
+	static const char *const urls[] = {
+		"https://alice:pa55word@hooks.example.com/hook/tok",
+		"https://alice:pa55word@hooks.example.com:8443/",
+		"https://alice:pa55word@[::1]:8443/hook",
+		"https://alice:pa55@word@hooks.example.com/hook",
+		"https://alice:pa55/word@hooks.example.com/hook",
+		"https://alice:pa55?word@hooks.example.com/hook",
+		"https://alice:pa55#word@hooks.example.com/hook",
+		"http://alice:pa55word@127.0.0.1:9000/hooks/x",
+	};
+	char redacted[512];
+	struct log_line line;
+	const char *out;
+	size_t i;
+
+	log_setup(LOG_DEBUG, LOG_FORMAT_LOGFMT);
+	for (i = 0; i < sizeof(urls) / sizeof(*urls); i++) {
+		log_redact_url(urls[i], redacted, sizeof(redacted));
+		capture_begin();
+		log_begin(&line, LOG_ERROR, "delivery_failed");
+		log_str(&line, "url", redacted);
+		log_fmt(&line, "reason", "POST to %s failed", redacted);
+		log_end(&line);
+		out = capture_end(NULL);
+		ok(strstr(out, "pa55") == NULL && strstr(out, "word") == NULL,
+		   "password %zu not logged", i);
+		ok(strstr(out, "alice") == NULL, "user %zu not logged", i);
+	}
+	log_redact_url("https://hooks.example.com:8443/hook/tok", redacted,
+		       sizeof(redacted));
+	is_str(redacted, "https://hooks.example.com:8443/hook/REDACTED",
+	       "redact numeric port kept");
+	log_redact_url("https://[::1]:8443/hook/tok", redacted,
+		       sizeof(redacted));
+	is_str(redacted, "https://[::1]:8443/hook/REDACTED",
+	       "redact IPv6 literal kept");
+	log_redact_url("https://alice:pa55/word@h/hook", redacted,
+		       sizeof(redacted));
+	is_str(redacted, "https://REDACTED/REDACTED/REDACTED",
+	       "redact password with slash");
+}
+
 int
 main(void)
 {
@@ -495,5 +792,12 @@ main(void)
 	test_truncation();
 	test_truncation_boundary();
 	test_redact_url();
+	test_repeat_suppression();
+	test_repeat_keys();
+	test_repeat_disabled();
+	test_repeat_json();
+	test_repeat_truncated();
+	test_repeat_many_keys();
+	test_no_password_logged();
 	return tap_done();
 }

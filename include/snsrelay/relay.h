@@ -17,7 +17,10 @@ struct relay {
 	struct cert_cache *certs;
 	struct delivery *delivery;	/* destinations */
 	struct spool *spool;		/* alerts are stored here first */
-	struct dispatcher *dispatcher;	/* delivers from the spool */
+	/* Delivers from the spool.  Atomic: a configuration reload swaps
+	 * it while requests read it; NULL for the moment between the old
+	 * workers stopping and the new ones starting. */
+	struct dispatcher *_Atomic dispatcher;
 	time_t started_at;
 	/* Current time; tests may supply their own clock. */
 	time_t (*now)(void);
