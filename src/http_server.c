@@ -281,13 +281,17 @@ error_body(const char *code, const char *reason,
 	return body;
 }
 
-/* Logs the rejection of a request the SNS handler never saw. */
+/* Logs the rejection of a request the SNS handler never saw, and counts
+ * it among the SNS requests when it was a POST to the endpoint. */
 static void
 log_rejection(enum log_level level, unsigned status, const char *code,
 	      const char *reason, const struct request_state *state,
 	      const char *method, const char *url)
 {
 	struct log_line line;
+
+	if (state->sns_post)
+		metrics_inc(METRIC_SNS_REQUESTS, code, NULL);
 
 	log_begin(&line, level, "request_rejected");
 	log_str(&line, "request_id", state->id);

@@ -272,6 +272,10 @@ tap_is "$(grep -c 'code=auth_invalid' "$RELAY_LOG")" 1 \
 	"repeat: one auth_invalid line for ten identical rejections"
 tap_is "$(post_sns "$body" -u "$user:$password")" 200 \
 	"repeat: the right password still accepted"
+http_get "http://127.0.0.1:$RELAY_PORT/metrics" >/dev/null
+tap_contains "$(cat "$RESPONSE")" \
+	'snsrelay_sns_requests_total{outcome="auth_invalid"} 10' \
+	"repeat: metrics count every rejection"
 stop_relay
 
 tap_done
