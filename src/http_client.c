@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,20 @@ struct http_transfer {
 
 static bool http_client_initialized;
 
+/*
+ * One curl handle per thread, reset before each request: the options
+ * start from scratch every time, while the handle keeps its open
+ * connections and TLS sessions, so a delivery worker posting to the same
+ * webhook again skips the TCP and TLS handshakes.
+ */
+static pthread_key_t http_client_handle_key;
+
+static void
+http_client_free_handle(void *handle)
+{
+	curl_easy_cleanup(handle);
+}
+
 int
 http_client_global_init(void)
 {
@@ -31,17 +46,55 @@ http_client_global_init(void)
 		return 0;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
+	if (pthread_key_create(&http_client_handle_key,
+			       http_client_free_handle) != 0) {
+		curl_global_cleanup();
+		return -1;
+	}
 	http_client_initialized = true;
 	return 0;
 }
 
+/* Every thread but the caller must have ended its requests. */
 void
 http_client_global_cleanup(void)
 {
+	CURL *curl;
+
 	if (!http_client_initialized)
 		return;
+	curl = pthread_getspecific(http_client_handle_key);
+	if (curl != NULL) {
+		pthread_setspecific(http_client_handle_key, NULL);
+		curl_easy_cleanup(curl);
+	}
+	pthread_key_delete(http_client_handle_key);
 	curl_global_cleanup();
 	http_client_initialized = false;
+}
+
+/* This thread's handle, reset; NULL when memory is short.  Without
+ * http_client_global_init, a handle for this request only (*owned). */
+static CURL *
+http_client_handle(bool *owned)
+{
+	CURL *curl;
+
+	*owned = !http_client_initialized;
+	if (*owned)
+		return curl_easy_init();
+	curl = pthread_getspecific(http_client_handle_key);
+	if (curl != NULL) {
+		curl_easy_reset(curl);
+		return curl;
+	}
+	curl = curl_easy_init();
+	if (curl != NULL &&
+	    pthread_setspecific(http_client_handle_key, curl) != 0) {
+		curl_easy_cleanup(curl);
+		curl = NULL;
+	}
+	return curl;
 }
 
 void
@@ -289,6 +342,7 @@ http_client_perform(const struct http_request *req,
 	struct curl_slist *headers = NULL;
 	CURL *curl = NULL;
 	CURLcode code;
+	bool owned = false;
 	int rc = RESULT_RETRY;
 
 	http_response_init(resp, req->max_response_bytes);
@@ -297,7 +351,7 @@ http_client_perform(const struct http_request *req,
 			"allowed", req->method);
 		return RESULT_RETRY;
 	}
-	curl = curl_easy_init();
+	curl = http_client_handle(&owned);
 	if (curl == NULL || http_client_set_common(curl, req, &xfer,
 						   errbuf) != 0 ||
 	    http_client_set_method(curl, req, &headers) != 0) {
@@ -314,8 +368,10 @@ http_client_perform(const struct http_request *req,
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
 	rc = RESULT_OK;
 out:
-	curl_slist_free_all(headers);
-	if (curl != NULL)
+	if (curl != NULL && owned)
 		curl_easy_cleanup(curl);
+	else if (curl != NULL)
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
 	return rc;
 }

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,23 @@
 /* Room for the key names and separators of the string to sign. */
 #define STRING_TO_SIGN_OVERHEAD 256
 
+/*
+ * The digests, fetched from the default provider once: OpenSSL 3 looks a
+ * digest up again on every use of EVP_sha1() or EVP_sha256(), which
+ * cost more than the hashing of a typical message.  They live until the
+ * process ends.
+ */
+static pthread_once_t verify_digests_once = PTHREAD_ONCE_INIT;
+static EVP_MD *verify_sha1;
+static EVP_MD *verify_sha256;
+
+static void
+verify_fetch_digests(void)
+{
+	verify_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	verify_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static const EVP_MD *
 verify_digest(const struct sns_message *msg)
 {
@@ -25,10 +43,11 @@ verify_digest(const struct sns_message *msg)
 
 	if (version->str == NULL || version->len != 1)
 		return NULL;
+	pthread_once(&verify_digests_once, verify_fetch_digests);
 	if (version->str[0] == '1')
-		return EVP_sha1();
+		return verify_sha1 != NULL ? verify_sha1 : EVP_sha1();
 	if (version->str[0] == '2')
-		return EVP_sha256();
+		return verify_sha256 != NULL ? verify_sha256 : EVP_sha256();
 	return NULL;
 }
 
