@@ -1,43 +1,68 @@
 #!/usr/bin/env bash
-# snsrelay benchmark: throughput and latency of signed SNS notifications
-# going in over HTTP, and the time until the Discord webhook (a loopback
-# mock) has them.  Everything runs on 127.0.0.1; nothing is installed.
+# snsrelay benchmark.  Signed SNS notifications go in over HTTP, and the
+# relay verifies them, stores them in its durable spool and delivers them
+# to a Discord webhook mock.  The same messages then go to a small Node.js
+# server that validates them with AWS's sns-validator package.  Everything
+# runs on 127.0.0.1.
 #
 # Usage: bench/run.sh [BUILD_DIR]        (or: make bench)
 #
 # BUILD_DIR contains snsrelay, snsrelay-sign and tests/mock_server (make, then
 # make tests/mock_server).  Default: ./build-check, else ./build.
-# Needs bash, wrk, jq, openssl, curl and awk.
+# Needs bash, wrk, jq, openssl, curl, awk, node and npm
+# (tools/install-deps.sh --bench installs them), and perf with
+# BENCH_PROFILE=1.  The first run installs sns-validator 0.3.5 with npm ci
+# into BUILD_DIR/bench-node, from bench/node/package-lock.json.
 #
 # Steps:
-#   1. a signing key and a self-signed certificate for sns.amazonaws.com,
-#      seeded in cert_dir, so no certificate is fetched;
-#   2. BENCH_N notifications signed in advance (SignatureVersion 1 and 2,
-#      half each), each carrying docs/examples/authorize-ssh-from-anywhere.json
-#      with its own detail.eventID, so deduplication never merges them;
-#   3. for each connection count in BENCH_CONNS: a fresh relay (empty
-#      spool), wrk for BENCH_DURATION seconds with bench/post.lua, then a
-#      bounded wait until every stored alert reached the mock;
-#   4. BENCH_E2E sequential requests with curl against another fresh relay
-#      at log_level info.  For each alert it reports the time from starting
-#      curl to the relay's alert_delivered log line, and the time from the
-#      notification_stored line to the alert_delivered line.
+#   1. a test PKI from tests/gen-test-pki.sh.  tests/mock_server serves
+#      the signing certificate over HTTPS on loopback, and both servers
+#      fetch it from there: the relay through sns_host_pattern and
+#      ca_file, the Node server through its host pattern and
+#      NODE_EXTRA_CA_CERTS;
+#   2. BENCH_N notifications signed in advance with snsrelay-sign, about
+#      half SignatureVersion 1 and half 2, each an EventBridge security
+#      group event from BENCH_EVENTS with its own ids;
+#   3. a check that each server accepts a valid SignatureVersion 1 and 2
+#      message, rejects the same messages with a tampered Message, and
+#      fetched the certificate; the script stops if not;
+#   4. for each connection count in BENCH_CONNS: wrk with bench/post.lua
+#      against a new relay with an empty spool, a bounded wait until the
+#      webhook mock has every stored alert, then wrk against a new Node
+#      server after a warm-up;
+#   5. BENCH_E2E sequential requests with curl against another new relay
+#      at log_level info, timed from the POST to the relay's
+#      alert_delivered log line;
+#   6. with BENCH_PROFILE=1, one more relay run under perf record.
 #
 # Environment (defaults in brackets):
 #   BENCH_N [30000]            signed bodies
-#   BENCH_CONNS ["1 8 32 64"]  wrk connection counts, one run each
+#   BENCH_CONNS ["1 8 32 64"]  wrk connection counts, one run per server each
 #   BENCH_THREADS [2]          wrk threads (at most the connection count)
 #   BENCH_DURATION [5]         seconds per wrk run
+#   BENCH_NODE [1]             0 skips the Node.js server
+#   BENCH_NODE_WARMUP [2]      seconds of wrk load before each Node run
 #   BENCH_E2E [300]            sequential requests for the end-to-end part
 #   BENCH_DRAIN_WAIT [180]     seconds to wait for delivery after each run
 #   BENCH_JOBS [nproc]         parallel signers
+#   BENCH_DELIVER [1]          0: the throughput runs store alerts for no
+#                              destination (a filter matches no event), so
+#                              the relay only receives, verifies and stores
+#   BENCH_SPOOL_DIR [the temporary directory]  where the relays' spools
+#                              go, e.g. /dev/shm to leave out the disk sync
+#   BENCH_EVENTS [docs/examples]  an event file, or a folder whose *.json
+#                              files (except *-fragment-*) are used in turn
+#   BENCH_PROFILE [0]          1 adds a relay run under perf record
+#   BENCH_PROFILE_CONNS [32]   connection count of that run
+#   BENCH_RESULTS [BUILD_DIR/bench-results]  where the report goes
 #   BENCH_KEEP_TMP [0]         1 keeps the temporary directory
 #
-# The relay runs with log_level = warn in step 3, so logging does not
-# dominate, and with max_connections_per_ip = 256, because every wrk
-# connection comes from 127.0.0.1.  A run whose wrk made more requests
-# than BENCH_N re-sends bodies; those requests take the duplicate path and
-# the table says how many there were.
+# Every wrk run sends each body at most once: each wrk thread stops when
+# it has sent its share, and every relay run starts with an empty spool,
+# so no request takes the cheaper duplicate path.  The relay runs with
+# log_level = warn, so logging costs almost nothing, and with
+# max_connections_per_ip = 128, because every wrk connection comes from
+# 127.0.0.1.
 
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
@@ -51,9 +76,20 @@ N=${BENCH_N:-30000}
 CONNS=${BENCH_CONNS:-1 8 32 64}
 THREADS=${BENCH_THREADS:-2}
 DURATION=${BENCH_DURATION:-5}
+NODE_ON=${BENCH_NODE:-1}
+NODE_WARMUP=${BENCH_NODE_WARMUP:-2}
 E2E=${BENCH_E2E:-300}
 DRAIN_WAIT=${BENCH_DRAIN_WAIT:-180}
 JOBS=${BENCH_JOBS:-$(nproc)}
+EVENTS=${BENCH_EVENTS:-$top_srcdir/docs/examples}
+SPOOL_DIR=${BENCH_SPOOL_DIR:-}
+DELIVER=${BENCH_DELIVER:-1}
+PROFILE=${BENCH_PROFILE:-0}
+PROFILE_CONNS=${BENCH_PROFILE_CONNS:-32}
+
+# The version the comparison is pinned to; bench/node/package-lock.json
+# names the same one.
+VALIDATOR_VERSION=0.3.5
 
 TOPIC=arn:aws:sns:us-east-1:123456789012:sg-changes
 HOOK_PATH=/api/webhooks/123456789012345678/benchtoken
@@ -82,26 +118,46 @@ find_build_dir() {
 check_tools() {
 	local tool f
 
-	if ! command -v wrk >/dev/null 2>&1; then
-		printf 'bench: wrk not found.  Install it with: ' >&2
-		printf 'apt-get install wrk\n' >&2
-		exit 1
-	fi
-	for tool in jq openssl curl awk; do
+	for tool in wrk jq openssl curl awk; do
 		command -v "$tool" >/dev/null 2>&1 ||
-			die "$tool not found; install it (apt-get install $tool)"
+			die "$tool not found; install it with tools/install-deps.sh --bench (or apt-get install $tool)"
 	done
+	if [ "$NODE_ON" = 1 ]; then
+		for tool in node npm; do
+			command -v "$tool" >/dev/null 2>&1 ||
+				die "$tool not found; install it with tools/install-deps.sh --bench, or set BENCH_NODE=0 to skip the Node.js comparison"
+		done
+	fi
+	if [ "$PROFILE" = 1 ]; then
+		command -v perf >/dev/null 2>&1 ||
+			die "perf not found; install linux-perf, or unset BENCH_PROFILE"
+	fi
 	for f in snsrelay snsrelay-sign tests/mock_server; do
 		[ -x "$BUILD/$f" ] ||
 			die "$BUILD/$f is missing; run make and make tests/mock_server in $BUILD"
 	done
+	[ -e "$EVENTS" ] || die "BENCH_EVENTS: $EVENTS not found"
+	[ -z "$SPOOL_DIR" ] || [ -d "$SPOOL_DIR" ] ||
+		die "BENCH_SPOOL_DIR: $SPOOL_DIR is not a directory"
+	[ "$N" -ge "$E2E" ] || die "BENCH_E2E ($E2E) exceeds BENCH_N ($N)"
 }
+
+# shellcheck source=bench/e2e.sh
+. "$here/e2e.sh"
+# shellcheck source=bench/report.sh
+. "$here/report.sh"
 
 BUILD=$(find_build_dir "${1:-}")
 check_tools
 BUILD=$(cd "$BUILD" && pwd)
+RESULTS=${BENCH_RESULTS:-$BUILD/bench-results}
+NODE_DIR=$BUILD/bench-node
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/snsrelay-bench.XXXXXX")
+SPOOL_ROOT=$TMP
+if [ -n "$SPOOL_DIR" ]; then
+	SPOOL_ROOT=$(mktemp -d "$SPOOL_DIR/snsrelay-bench-spools.XXXXXX")
+fi
 PIDS=()
 
 cleanup() {
@@ -114,9 +170,9 @@ cleanup() {
 		wait "$pid" 2>/dev/null || true
 	done
 	if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then
-		note "kept $TMP"
+		note "kept $TMP and $SPOOL_ROOT"
 	else
-		rm -rf "$TMP"
+		rm -rf "$TMP" "$SPOOL_ROOT"
 	fi
 }
 trap cleanup EXIT
@@ -145,54 +201,110 @@ stop_pid() {
 	forget_pid "$1"
 }
 
-make_pki() {
-	CERT_NAME=SimpleNotificationService-$(openssl rand -hex 16).pem
-	mkdir -p "$TMP/certs"
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-		-keyout "$TMP/signing.key" -subj /CN=sns.amazonaws.com \
-		-addext subjectAltName=DNS:sns.amazonaws.com \
-		-out "$TMP/certs/$CERT_NAME" 2>/dev/null ||
-		die "openssl could not make the signing certificate"
-	CERT_URL=https://sns.us-east-1.amazonaws.com/$CERT_NAME
-}
-
-start_mock() {
+# wait_port_file PID FILE WHAT: waits until FILE contains a port number.
+wait_port_file() {
 	local tries=200
 
-	"$BUILD/tests/mock_server" --port-file "$TMP/mock.port" \
-		--status 200 2>"$TMP/mock.log" &
-	MOCK_PID=$!
-	PIDS+=("$MOCK_PID")
-	while ! grep -Eq '^[0-9]+$' "$TMP/mock.port" 2>/dev/null; do
-		kill -0 "$MOCK_PID" 2>/dev/null ||
-			die "mock_server exited: $(cat "$TMP/mock.log")"
-		[ "$tries" -gt 0 ] || die "mock_server did not start in 10 s"
+	while ! grep -Eq '^[0-9]+$' "$2" 2>/dev/null; do
+		kill -0 "$1" 2>/dev/null || return 1
+		[ "$tries" -gt 0 ] || die "$3 did not start in 10 s"
 		sleep 0.05
 		tries=$((tries - 1))
 	done
-	MOCK_PORT=$(cat "$TMP/mock.port")
+	cat "$2"
+}
+
+make_pki() {
+	sh "$top_srcdir/tests/gen-test-pki.sh" "$TMP/pki" ||
+		die "tests/gen-test-pki.sh failed"
+	# shellcheck disable=SC1091 # written by gen-test-pki.sh
+	. "$TMP/pki/pki.env"
+	SIGNING_KEY=$TMP/pki/signing.key
+	CA_FILE=$TMP/pki/ca.pem
+}
+
+# start_mock NAME [mock_server options]: sets MOCK_PID and MOCK_PORT.
+start_mock() {
+	local name=$1
+
+	shift
+	"$BUILD/tests/mock_server" --port-file "$TMP/$name.port" "$@" \
+		2>"$TMP/$name.log" &
+	MOCK_PID=$!
+	PIDS+=("$MOCK_PID")
+	MOCK_PORT=$(wait_port_file "$MOCK_PID" "$TMP/$name.port" \
+		"mock_server $name") ||
+		die "mock_server $name exited: $(cat "$TMP/$name.log")"
+}
+
+# The HTTPS host of the signing certificate, and the webhook.
+start_mocks() {
+	start_mock certs --record "$TMP/certs.rec" \
+		--docroot "$TMP/pki/certs" \
+		--tls-cert "$TMP/pki/server.pem" --tls-key "$TMP/pki/server.key"
+	CERT_MOCK_PID=$MOCK_PID
+	CERT_HOST=127.0.0.1:$MOCK_PORT
+	CERT_URL=https://$CERT_HOST/$PKI_GOOD_CERT
+	start_mock hook --status 200
+	HOOK_MOCK_PID=$MOCK_PID
+	HOOK_PORT=$MOCK_PORT
+}
+
+# cert_fetches: how many GETs of the signing certificate the mock served.
+cert_fetches() {
+	grep -c "\"path\":\"/$PKI_GOOD_CERT\"" "$TMP/certs.rec" || true
 }
 
 # ---------------------------------------------------------------- signing
 
-# The example event, compact, with a placeholder for detail.eventID.
-make_template() {
-	jq -c '.detail.eventID = "@EVENTID@"' \
-		"$top_srcdir/docs/examples/authorize-ssh-from-anywhere.json"
+# load_templates: one compact event per line in $TMP/templates, with
+# placeholders for the ids that each message gets anew.
+load_templates() {
+	local f files=()
+
+	if [ -d "$EVENTS" ]; then
+		for f in "$EVENTS"/*.json; do
+			case $f in
+			*-fragment-*) ;;
+			*) files+=("$f") ;;
+			esac
+		done
+	else
+		files=("$EVENTS")
+	fi
+	[ "${#files[@]}" -gt 0 ] || die "no *.json event in $EVENTS"
+	for f in "${files[@]}"; do
+		jq -c '.id = "@EVENTBRIDGEID@" | .detail.eventID = "@EVENTID@"' \
+			"$f" || die "jq could not read the event $f"
+	done >"$TMP/templates"
+	TEMPLATE_COUNT=${#files[@]}
+}
+
+# sign_body I VERSION: prints signed body number I.
+sign_body() {
+	local i=$1 id eb_id message_id msg
+
+	printf -v id '%08x-0000-4000-8000-%012d' "$RUN_TAG" "$i"
+	printf -v eb_id '%08x-0000-4000-9000-%012d' "$RUN_TAG" "$i"
+	printf -v message_id '%08x-0000-4000-a000-%012d' "$RUN_TAG" "$i"
+	msg=${TEMPLATES[i % TEMPLATE_COUNT]}
+	msg=${msg//@EVENTID@/$id}
+	msg=${msg//@EVENTBRIDGEID@/$eb_id}
+	"$BUILD/snsrelay-sign" --key "$SIGNING_KEY" --cert-url "$CERT_URL" \
+		--topic-arn "$TOPIC" --signature-version "$2" \
+		--message-id "$message_id" --message "$msg"
 }
 
 # sign_share WORKER: signs bodies WORKER, WORKER + JOBS, ... into
-# $TMP/bodies.WORKER, each followed by a record-separator line.
+# $TMP/bodies.WORKER, each followed by a record-separator line.  A bit of
+# a multiplicative hash of the body number picks SignatureVersion 1 or 2,
+# so that every wrk thread's share contains both about evenly, whatever the
+# thread count.
 sign_share() {
-	local i id sv msg
+	local i
 
 	for ((i = $1; i < N; i += JOBS)); do
-		printf -v id '%08x-0000-4000-8000-%012d' "$RUN_TAG" "$i"
-		sv=$((i / JOBS % 2 + 1))
-		msg=${TEMPLATE//@EVENTID@/$id}
-		"$BUILD/snsrelay-sign" --key "$TMP/signing.key" \
-			--cert-url "$CERT_URL" --topic-arn "$TOPIC" \
-			--signature-version "$sv" --message "$msg"
+		sign_body "$i" $(( ((i + 1) * 2654435761 >> 16 & 1) + 1 ))
 		printf '\036\n'
 	done >"$TMP/bodies.$1"
 }
@@ -200,7 +312,8 @@ sign_share() {
 sign_bodies() {
 	local w pids=() start end
 
-	TEMPLATE=$(make_template) || die "jq could not read the example event"
+	load_templates
+	mapfile -t TEMPLATES <"$TMP/templates"
 	RUN_TAG=$(( $(date +%s) & 0xffffffff ))
 	start=$(date +%s.%N)
 	for ((w = 0; w < JOBS; w++)); do
@@ -219,21 +332,35 @@ sign_bodies() {
 		'BEGIN { printf "%.1f", b - a }')
 	[ "$(grep -c $'^\036$' "$TMP/bodies")" -eq "$N" ] ||
 		die "expected $N signed bodies in $TMP/bodies"
+	SIGV1=$(grep -c '"SignatureVersion" *: *"1"' "$TMP/bodies" || true)
+	SIGV2=$(grep -c '"SignatureVersion" *: *"2"' "$TMP/bodies" || true)
+	BODY_BYTES=$(awk -v n="$N" '{ b += length($0) + 1 } END {
+		printf "%.0f", b / n }' "$TMP/bodies")
 }
 
 # ------------------------------------------------------------------ relay
 
-# write_config DIR LEVEL: the relay configuration of one run.
+# write_config DIR LEVEL [DELIVER]: the relay configuration of one run,
+# with its spool in a new folder under SPOOL_ROOT.  DELIVER 0 adds a
+# filter that no event passes, so alerts are stored for no destination.
 write_config() {
+	local spool
+
+	spool=$(mktemp -d "$SPOOL_ROOT/spool.XXXXXX")
 	cat >"$1/relay.conf" <<EOF
 listen = 127.0.0.1:0
 topic = $TOPIC
-cert_dir = $TMP/certs
-discord_webhook_url = http://127.0.0.1:$MOCK_PORT$HOOK_PATH
-spool_path = $1/spool.db
+sns_host_pattern = $CERT_HOST
+ca_file = $CA_FILE
+discord_webhook_url = http://127.0.0.1:$HOOK_PORT$HOOK_PATH
+spool_path = $spool/spool.db
 log_level = $2
-max_connections_per_ip = 256
+max_connections_per_ip = 128
 EOF
+	if [ "${3:-1}" = 0 ]; then
+		echo 'filter = discord events=bench-delivers-nothing' \
+			>>"$1/relay.conf"
+	fi
 }
 
 # listen_port PID: the TCP port PID listens on, from /proc (the relay
@@ -261,23 +388,23 @@ listen_port() {
 }
 
 # start_relay DIR: starts the relay of DIR/relay.conf and waits until
-# /healthz returns 200.  Sets RELAY_PID and RELAY_PORT.
+# /healthz returns 200.  Sets SERVER_PID and SERVER_PORT.
 start_relay() {
 	local tries=200
 
 	"$BUILD/snsrelay" -c "$1/relay.conf" >"$1/relay.out" \
 		2>"$1/relay.log" &
-	RELAY_PID=$!
-	PIDS+=("$RELAY_PID")
-	RELAY_PORT=
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	SERVER_PORT=
 	while [ "$tries" -gt 0 ]; do
-		kill -0 "$RELAY_PID" 2>/dev/null ||
+		kill -0 "$SERVER_PID" 2>/dev/null ||
 			die "snsrelay exited: $(tail -n 5 "$1/relay.log")"
-		if [ -z "$RELAY_PORT" ]; then
-			RELAY_PORT=$(listen_port "$RELAY_PID") || RELAY_PORT=
+		if [ -z "$SERVER_PORT" ]; then
+			SERVER_PORT=$(listen_port "$SERVER_PID") || SERVER_PORT=
 		fi
-		if [ -n "$RELAY_PORT" ] && curl -sf -o /dev/null \
-			"http://127.0.0.1:$RELAY_PORT/healthz"; then
+		if [ -n "$SERVER_PORT" ] && curl -sf -o /dev/null \
+			"http://127.0.0.1:$SERVER_PORT/healthz"; then
 			return 0
 		fi
 		sleep 0.05
@@ -286,6 +413,133 @@ start_relay() {
 	die "snsrelay was not ready after 10 s: $(tail -n 5 "$1/relay.log")"
 }
 
+# --------------------------------------------------------------- node
+
+# install_validator: sns-validator, exactly as bench/node/package-lock.json
+# pins it, in $NODE_DIR.  npm ci runs again only when the lock file changed
+# or the installed package is not the pinned version.
+install_validator() {
+	local installed=
+
+	mkdir -p "$NODE_DIR"
+	if [ -f "$NODE_DIR/node_modules/sns-validator/package.json" ]; then
+		installed=$(jq -r .version \
+			"$NODE_DIR/node_modules/sns-validator/package.json")
+	fi
+	if [ "$installed" != "$VALIDATOR_VERSION" ] ||
+		! cmp -s "$here/node/package-lock.json" \
+			"$NODE_DIR/package-lock.json"; then
+		note "installing sns-validator $VALIDATOR_VERSION with npm ci in $NODE_DIR"
+		cp "$here/node/package.json" "$here/node/package-lock.json" \
+			"$NODE_DIR/"
+		(cd "$NODE_DIR" && npm ci --no-audit --no-fund \
+			--loglevel=error) >"$TMP/npm.log" 2>&1 ||
+			die "npm ci failed in $NODE_DIR: $(tail -n 5 "$TMP/npm.log")"
+		installed=$(jq -r .version \
+			"$NODE_DIR/node_modules/sns-validator/package.json")
+		[ "$installed" = "$VALIDATOR_VERSION" ] ||
+			die "npm installed sns-validator $installed, expected $VALIDATOR_VERSION"
+	fi
+	cp "$here/node/server.js" "$NODE_DIR/server.js"
+}
+
+# start_node DIR: starts bench/node/server.js.  Sets SERVER_PID and
+# SERVER_PORT.
+start_node() {
+	rm -f "$1/node.port"
+	BENCH_CERT_HOST=$CERT_HOST BENCH_PORT_FILE=$1/node.port \
+		NODE_EXTRA_CA_CERTS=$CA_FILE \
+		node "$NODE_DIR/server.js" >"$1/node.out" 2>"$1/node.log" &
+	SERVER_PID=$!
+	PIDS+=("$SERVER_PID")
+	SERVER_PORT=$(wait_port_file "$SERVER_PID" "$1/node.port" \
+		"the Node.js server") ||
+		die "the Node.js server exited: $(tail -n 5 "$1/node.log")"
+}
+
+# ------------------------------------------------------ verification check
+
+# post_body FILE RESPONSE: POSTs FILE to the server like SNS, writes the
+# response body to RESPONSE and prints the HTTP status.
+post_body() {
+	curl -s -o "$2" -w '%{http_code}' \
+		-H 'Content-Type: text/plain; charset=UTF-8' \
+		-H 'x-amz-sns-message-type: Notification' \
+		--data-binary "@$1" "http://127.0.0.1:$SERVER_PORT/sns" || true
+}
+
+# tamper IN OUT: the body with its Message changed as an attacker would:
+# an internet-wide CIDR replaced by a private one (or, without one, a space
+# appended), the signature left as it is.
+tamper() {
+	jq '.Message |= (if test("0\\.0\\.0\\.0/0")
+		then sub("0\\.0\\.0\\.0/0"; "10.0.0.0/8") else . + " " end)' \
+		"$1" >"$2" || die "jq could not tamper with $1"
+	! cmp -s "$1" "$2" || die "tampering left $1 unchanged"
+}
+
+# expect_status NAME FILE STATUS [CODE]: posts FILE and stops the script
+# unless the response has STATUS (and, for the relay, the JSON code CODE).
+expect_status() {
+	local name=$1 file=$2 want=$3 code=${4:-} got out=$TMP/check/response
+
+	got=$(post_body "$file" "$out")
+	[ "$got" = "$want" ] ||
+		die "verification check: $name: got HTTP $got, expected $want: $(head -c 300 "$out")"
+	if [ -n "$code" ]; then
+		got=$(jq -r '.code // .result // empty' "$out" 2>/dev/null || true)
+		[ "$got" = "$code" ] ||
+			die "verification check: $name: got \"$got\", expected \"$code\": $(head -c 300 "$out")"
+	fi
+	CHECK_LOG+="$name: HTTP $want${code:+ $code}"$'\n'
+}
+
+# check_verification: before any measurement, each server must accept a
+# valid SignatureVersion 1 and 2 message, reject both with a tampered
+# Message, and have fetched the signing certificate from the HTTPS mock.
+check_verification() {
+	local dir=$TMP/check sv fetches
+
+	mkdir -p "$dir/relay" "$dir/node"
+	CHECK_LOG=
+	for sv in 1 2; do
+		# Numbers past N, so the measured bodies stay unseen.
+		sign_body $((N + sv)) "$sv" >"$dir/good$sv.json" ||
+			die "snsrelay-sign failed"
+		tamper "$dir/good$sv.json" "$dir/tampered$sv.json"
+	done
+
+	write_config "$dir/relay" info
+	fetches=$(cert_fetches)
+	start_relay "$dir/relay"
+	for sv in 1 2; do
+		expect_status "snsrelay, SignatureVersion $sv, valid" \
+			"$dir/good$sv.json" 200 accepted
+		expect_status "snsrelay, SignatureVersion $sv, tampered" \
+			"$dir/tampered$sv.json" 403 bad_signature
+	done
+	stop_pid "$SERVER_PID"
+	[ "$(cert_fetches)" -gt "$fetches" ] ||
+		die "verification check: snsrelay never fetched $CERT_URL"
+
+	[ "$NODE_ON" = 1 ] || return 0
+	fetches=$(cert_fetches)
+	start_node "$dir/node"
+	for sv in 1 2; do
+		expect_status "Node.js, SignatureVersion $sv, valid" \
+			"$dir/good$sv.json" 200
+		expect_status "Node.js, SignatureVersion $sv, tampered" \
+			"$dir/tampered$sv.json" 403
+	done
+	stop_pid "$SERVER_PID"
+	[ "$(cert_fetches)" -gt "$fetches" ] ||
+		die "verification check: the Node.js server never fetched $CERT_URL"
+	grep -q 'signature is invalid' "$dir/node/node.log" ||
+		die "verification check: the Node.js server rejected the tampered messages for another reason: $(cat "$dir/node/node.log")"
+}
+
+# ---------------------------------------------------------------- wrk runs
+
 # cpu_ticks PID: user + system time of PID in clock ticks.
 cpu_ticks() {
 	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
@@ -293,6 +547,14 @@ cpu_ticks() {
 
 peak_rss_kib() {
 	awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status"
+}
+
+# metric NAME: the value of an unlabelled metric of the relay's /metrics.
+metric() {
+	curl -sf "http://127.0.0.1:$SERVER_PORT/metrics" |
+		awk -v name="$1" '$1 == name { print $2; found = 1 }
+			END { exit !found }' ||
+		die "the relay's /metrics has no $1"
 }
 
 spool_lines() {
@@ -313,13 +575,11 @@ wait_drained() {
 			break
 		fi
 		# Each poll costs the spool a query, so poll sparingly.
-		sleep 2
+		sleep 1
 	done
 	now=$(date +%s.%N)
 	awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }'
 }
-
-# ---------------------------------------------------------------- wrk runs
 
 # to_ms VALUE: converts a wrk latency ("850.00us", "1.23ms", "1.02s") to ms.
 to_ms() {
@@ -333,239 +593,180 @@ to_ms() {
 	}'
 }
 
-# run_one CONNS: one wrk run against a fresh relay; appends a table row.
-run_one() {
-	local c=$1 t dir cpu0 cpu1 hz out rps p50 p99 reqs non200 wrapped
-	local rss drain stored delivered cpu_s
+# run_wrk DIR NAME CONNS SECONDS: one wrk run against SERVER_PORT; output
+# in DIR/NAME.out, counts of bench/post.lua in DIR/NAME.counts.
+run_wrk() {
+	local t=$((THREADS < $3 ? THREADS : $3))
 
-	t=$((THREADS < c ? THREADS : c))
-	dir=$TMP/run-c$c
+	rm -f "$1/$2.counts" "$1/$2.counts.go"
+	BENCH_BODIES=$TMP/bodies BENCH_THREADS=$t \
+		BENCH_COUNTS=$1/$2.counts \
+		wrk -t"$t" -c"$3" -d"$4s" --timeout 10s --latency \
+		-s "$here/post.lua" "http://127.0.0.1:$SERVER_PORT/sns" \
+		>"$1/$2.out" 2>&1 || die "wrk failed: $(cat "$1/$2.out")"
+	[ -s "$1/$2.counts" ] ||
+		die "wrk wrote no counts: $(cat "$1/$2.out")"
+}
+
+# count FILE NAME: one "NAME=value" of a counts file.
+count() {
+	sed -n "s/.*\\b$2=\\([0-9]*\\).*/\\1/p" "$1"
+}
+
+# measure_row SERVER CONNS DIR CPU_TICKS MESSAGES RSS_KIB: appends one row
+# of the throughput table to $TMP/rows, from DIR/wrk.out and
+# DIR/wrk.counts.  CPU_TICKS is the server's CPU time for MESSAGES
+# messages.
+measure_row() {
+	local dir=$3 hz answered window rps p50 p99
+
+	hz=$(getconf CLK_TCK)
+	answered=$(count "$dir/wrk.counts" answered)
+	window=$(count "$dir/wrk.counts" window_us)
+	if [ "$answered" -eq 0 ] || [ "$window" -eq 0 ]; then
+		die "$1 sent no response to wrk: $(cat "$dir/wrk.out")"
+	fi
+	rps=$(awk -v n="$answered" -v w="$window" \
+		'BEGIN { printf "%.0f", n / (w / 1e6) }')
+	p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$dir/wrk.out")")
+	p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$dir/wrk.out")")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+		"$1" "$2" "$((THREADS < $2 ? THREADS : $2))" "$answered" \
+		"$(awk -v w="$window" 'BEGIN { printf "%.2f", w / 1e6 }')" \
+		"$rps" "$p50" "$p99" "$(count "$dir/wrk.counts" non200)" \
+		"$(awk -v t="$4" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')" \
+		"$(awk -v t="$4" -v hz="$hz" -v n="$5" \
+			'BEGIN { printf "%.0f", t / hz / n * 1e6 }')" \
+		"$(awk -v k="$6" 'BEGIN { printf "%.1f", k / 1024 }')" \
+		"$(count "$dir/wrk.counts" exhausted)" \
+		"$(awk -v us="$(count "$dir/wrk.counts" cpu_us)" \
+			'BEGIN { printf "%.2f", us / 1e6 }')" \
+		>>"$TMP/rows"
+	cp "$dir/wrk.out" "$RESULTS/wrk-$1-c$2.txt"
+}
+
+# run_relay CONNS: one wrk run against a new relay with an empty spool,
+# then the wait for its deliveries.  The CPU time per message covers
+# receiving, storing and delivering: from the start of wrk until no
+# delivery is pending, divided by the stored alerts.
+run_relay() {
+	local c=$1 dir=$TMP/relay-c$1 cpu0 cpu1 drain stored delivered rss
+
+	mkdir -p "$dir"
+	write_config "$dir" warn "$DELIVER"
+	start_relay "$dir"
+	note "snsrelay: wrk -c$c -d${DURATION}s"
+	cpu0=$(cpu_ticks "$SERVER_PID")
+	run_wrk "$dir" wrk "$c" "$DURATION"
+	drain=$(wait_drained "$dir")
+	cpu1=$(cpu_ticks "$SERVER_PID")
+	stored=$(metric snsrelay_alerts_stored_total)
+	delivered=$(spool_lines "$dir" delivered)
+	rss=$(peak_rss_kib "$SERVER_PID")
+	stop_pid "$SERVER_PID"
+	grep -E 'level=(warn|error)' "$dir/relay.log" |
+		grep -v 'event=sns_host_pattern_set' | head -n 3 |
+		sed 's/^/# relay: /' >&2 || true
+	[ "$stored" -gt 0 ] || die "snsrelay stored nothing in the $c-connection run"
+	measure_row snsrelay "$c" "$dir" $((cpu1 - cpu0)) "$stored" "$rss"
+	printf '| %s | %s | %s / %s | %s |\n' "$c" \
+		"$(count "$dir/wrk.counts" answered)" "$delivered" "$stored" \
+		"$drain" >>"$TMP/relay-table"
+}
+
+# run_node CONNS: one wrk run against a new Node.js server, after a
+# warm-up run so that V8 has compiled the hot code.  The Node server
+# stores nothing, so it may see bodies again in the warm-up.
+run_node() {
+	local c=$1 dir=$TMP/node-c$1 cpu0 cpu1 rss
+
+	mkdir -p "$dir"
+	start_node "$dir"
+	note "Node.js: wrk -c$c -d${NODE_WARMUP}s (warm-up), then -d${DURATION}s"
+	run_wrk "$dir" warmup "$c" "$NODE_WARMUP"
+	cpu0=$(cpu_ticks "$SERVER_PID")
+	run_wrk "$dir" wrk "$c" "$DURATION"
+	cpu1=$(cpu_ticks "$SERVER_PID")
+	rss=$(peak_rss_kib "$SERVER_PID")
+	stop_pid "$SERVER_PID"
+	measure_row node "$c" "$dir" $((cpu1 - cpu0)) \
+		"$(count "$dir/wrk.counts" answered)" "$rss"
+}
+
+# ---------------------------------------------------------------- profile
+
+# run_profile: a relay run at PROFILE_CONNS connections under perf record
+# (cpu-clock samples with DWARF call graphs, so that libraries built
+# without frame pointers unwind too).  Writes the flat profile by shared
+# object and symbol, and the call graph, to $RESULTS.  The relay is
+# slower under perf; these runs are not in the throughput table.
+run_profile() {
+	local dir=$TMP/profile perf_pid
+
 	mkdir -p "$dir"
 	write_config "$dir" warn
 	start_relay "$dir"
-	hz=$(getconf CLK_TCK)
-	cpu0=$(cpu_ticks "$RELAY_PID")
-	note "wrk -t$t -c$c -d${DURATION}s against 127.0.0.1:$RELAY_PORT"
-	BENCH_BODIES=$TMP/bodies BENCH_THREADS=$t BENCH_COUNTS=$dir/counts \
-		wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 10s --latency \
-		-s "$here/post.lua" "http://127.0.0.1:$RELAY_PORT/sns" \
-		>"$dir/wrk.out" 2>&1 || die "wrk failed: $(cat "$dir/wrk.out")"
-	cpu1=$(cpu_ticks "$RELAY_PID")
-	out=$dir/wrk.out
-	rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-	p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-	p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-	reqs=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' "$dir/counts")
-	non200=$(sed -n 's/.*non200=\([0-9]*\).*/\1/p' "$dir/counts")
-	wrapped=$(sed -n 's/.*wrapped=\([0-9]*\).*/\1/p' "$dir/counts")
-	cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" \
-		'BEGIN { printf "%.1f", (b - a) / hz }')
-
-	drain=$(wait_drained "$dir")
-	stored=$(spool_lines "$dir" all)
-	delivered=$(spool_lines "$dir" delivered)
-	rss=$(peak_rss_kib "$RELAY_PID")
-	stop_pid "$RELAY_PID"
-	grep -E 'level=(warn|error)' "$dir/relay.log" | head -n 3 |
-		sed 's/^/# relay: /' >&2 || true
-
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %s / %s | %s |\n' \
-		"$c" "$t" "$reqs" "$wrapped" "$rps" "$p50" "$p99" "$non200" \
-		"$cpu_s" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
-		"$delivered" "$stored" "$drain" >>"$TMP/table"
-}
-
-# ------------------------------------------------------------ end to end
-
-# split_bodies COUNT DIR: writes the first COUNT bodies to DIR/1 ... DIR/COUNT.
-split_bodies() {
-	mkdir -p "$2"
-	awk -v max="$1" -v dir="$2" '
-		$0 == "\036" { close(f); n++; if (n >= max) exit; next }
-		{ f = dir "/" n + 1; print > f }' "$TMP/bodies"
-}
-
-# latency_from_log SENT LOG: for each alert_id in SENT ("ID US" lines, US
-# the microsecond of the UTC day the POST started), the ms until LOG's
-# alert_delivered line for it, sorted.
-latency_from_log() {
-	awk '
-		function field(name,   i, v) {
-			for (i = 1; i <= NF; i++)
-				if (index($i, name "=") == 1) {
-					v = substr($i, length(name) + 2)
-					gsub(/"/, "", v)
-					return v
-				}
-			return ""
-		}
-		function ms(ts,   t, h) {
-			t = substr(ts, 12)
-			h = substr(t, 1, 2) * 3600 + substr(t, 4, 2) * 60
-			return (h + substr(t, 7, 6)) * 1000
-		}
-		FNR == NR { sent["cloudtrail:" $1] = $2 / 1000; next }
-		/event=alert_delivered/ {
-			id = field("alert_id")
-			if (!(id in sent))
-				next
-			d = ms(field("ts")) - sent[id]
-			if (d < -43200000) d += 86400000
-			print d
-		}' "$1" "$2" | sort -n
-}
-
-# stored_to_delivered LOG: for each alert_id, the ms from its
-# notification_stored line to its alert_delivered line, sorted.  LOG is
-# read twice because a worker can log the delivery before the request
-# thread logs the store.
-stored_to_delivered() {
-	awk '
-		function field(name,   i, v) {
-			for (i = 1; i <= NF; i++)
-				if (index($i, name "=") == 1) {
-					v = substr($i, length(name) + 2)
-					gsub(/"/, "", v)
-					return v
-				}
-			return ""
-		}
-		function ms(ts,   t, h) {
-			t = substr(ts, 12)
-			h = substr(t, 1, 2) * 3600 + substr(t, 4, 2) * 60
-			return (h + substr(t, 7, 6)) * 1000
-		}
-		FNR == NR && /event=notification_stored/ {
-			stored[field("alert_id")] = ms(field("ts"))
-		}
-		FNR != NR && /event=alert_delivered/ {
-			id = field("alert_id")
-			if (!(id in stored))
-				next
-			d = ms(field("ts")) - stored[id]
-			if (d < -43200000) d += 86400000
-			print d
-		}' "$1" "$1" | sort -n
-}
-
-# percentile P FILE: the P-th percentile (nearest rank) of sorted numbers.
-percentile() {
-	awk -v p="$1" '{ v[NR] = $1 } END {
-		if (NR == 0) { print "-"; exit }
-		r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1
-		printf "%.1f", v[r]
-	}' "$2"
-}
-
-# day_us: the microsecond of the current UTC day (CLOCK_REALTIME, the
-# clock of the relay's log time stamps).
-day_us() {
-	local now=$EPOCHREALTIME
-
-	printf '%d\n' $(( (${now%.*} % 86400) * 1000000 + 10#${now#*.} ))
-}
-
-run_e2e() {
-	local dir=$TMP/e2e i code bad=0 n
-
-	mkdir -p "$dir"
-	split_bodies "$E2E" "$dir/bodies"
-	write_config "$dir" info
-	start_relay "$dir"
-	: >"$dir/client"
-	: >"$dir/sent"
-	for ((i = 1; i <= E2E; i++)); do
-		jq -r '.Message | fromjson | .detail.eventID' \
-			"$dir/bodies/$i" >"$dir/bodies/$i.id"
-	done
-	for ((i = 1; i <= E2E; i++)); do
-		printf '%s %s\n' "$(cat "$dir/bodies/$i.id")" "$(day_us)" \
-			>>"$dir/sent"
-		code=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' \
-			-H 'Content-Type: text/plain; charset=UTF-8' \
-			-H 'x-amz-sns-message-type: Notification' \
-			--data-binary "@$dir/bodies/$i" \
-			"http://127.0.0.1:$RELAY_PORT/sns")
-		[ "${code%% *}" = 200 ] || bad=$((bad + 1))
-		echo "${code#* }" | awk '{ print $1 * 1000 }' >>"$dir/client"
-	done
-	wait_drained "$dir" >/dev/null
-	stop_pid "$RELAY_PID"
-	sort -n "$dir/client" -o "$dir/client"
-	latency_from_log "$dir/sent" "$dir/relay.log" >"$dir/e2e"
-	stored_to_delivered "$dir/relay.log" >"$dir/stored"
-	n=$(wc -l <"$dir/e2e")
-	E2E_ROW=$(printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |' \
-		"$E2E" "$bad" \
-		"$(percentile 50 "$dir/client")" "$(percentile 99 "$dir/client")" \
-		"$n" "$(percentile 50 "$dir/e2e")" "$(percentile 99 "$dir/e2e")" \
-		"$(percentile 50 "$dir/stored")" \
-		"$(percentile 99 "$dir/stored")")
-}
-
-# ----------------------------------------------------------------- report
-
-machine_info() {
-	printf -- '- date: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	printf -- '- command: `bench/run.sh %s` (BENCH_N=%s BENCH_CONNS="%s" BENCH_THREADS=%s BENCH_DURATION=%s BENCH_E2E=%s)\n' \
-		"$BUILD" "$N" "$CONNS" "$THREADS" "$DURATION" "$E2E"
-	printf -- '- CPU: %s, %s cores (nproc)\n' \
-		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
-		"$(nproc)"
-	printf -- '- memory: %s MiB\n' \
-		"$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)"
-	printf -- '- kernel: %s\n' "$(uname -sr)"
-	printf -- '- load average before the run: %s\n' "$LOAD_BEFORE"
-	printf -- '- spool file system: %s\n' \
-		"$(df -T "$TMP" | awk 'NR == 2 { print $2 }')"
-	printf -- '- %s\n' "$(wrk --version 2>&1 | head -n 1 | cut -d' ' -f1-2)"
-	"$BUILD/snsrelay" --version | sed 's/^/- /'
-}
-
-report() {
-	printf '## snsrelay benchmark\n\n'
-	machine_info
-	printf -- '- signing %s bodies took %s s (%s parallel signers)\n\n' \
-		"$N" "$SIGN_SECONDS" "$JOBS"
-	printf '### Throughput (wrk, %s s per run, fresh spool per run)\n\n' \
-		"$DURATION"
-	printf '| conns | threads | requests | re-sent | req/s | p50 ms | p99 ms | non-200 | relay CPU s | peak RSS MiB | delivered / stored | drain s |\n'
-	printf '|---|---|---|---|---|---|---|---|---|---|---|---|\n'
-	cat "$TMP/table"
-	printf '\n"re-sent": requests beyond the %s signed bodies, which the relay\n' "$N"
-	printf 'answers as duplicates.  "drain s": time after wrk ended until no\n'
-	printf 'delivery was pending (at most %s s).\n\n' "$DRAIN_WAIT"
-	printf '### End to end (sequential curl, log_level info)\n\n'
-	printf '| requests | non-200 | POST answered p50 ms | p99 ms | alerts timed | POST sent to delivered p50 ms | p99 ms | stored to delivered p50 ms | p99 ms |\n'
-	printf '|---|---|---|---|---|---|---|---|---|\n'
-	printf '%s\n\n' "$E2E_ROW"
-	printf 'POST answered: curl time_total.  POST sent to delivered: from the\n'
-	printf 'moment the script started curl to the ts of the alert_delivered\n'
-	printf 'line for that alert_id, logged after the mock answered the\n'
-	printf 'webhook POST (same clock; log ts has 1 ms resolution; includes\n'
-	printf 'starting curl, a few ms).  Stored to delivered: from the\n'
-	printf 'notification_stored line to the alert_delivered line.\n'
+	note "profile: perf record, wrk -c$PROFILE_CONNS -d${DURATION}s"
+	perf record -e cpu-clock -F 999 --call-graph dwarf,16384 \
+		-p "$SERVER_PID" -o "$dir/perf.data" >"$dir/perf.log" 2>&1 &
+	perf_pid=$!
+	PIDS+=("$perf_pid")
+	sleep 1
+	run_wrk "$dir" wrk "$PROFILE_CONNS" "$DURATION"
+	kill -INT "$perf_pid" 2>/dev/null || true
+	wait "$perf_pid" 2>/dev/null || true
+	forget_pid "$perf_pid"
+	stop_pid "$SERVER_PID"
+	[ -s "$dir/perf.data" ] ||
+		die "perf record wrote nothing: $(cat "$dir/perf.log")"
+	{
+		printf '# %s requests answered while perf recorded\n' \
+			"$(count "$dir/wrk.counts" answered)"
+		perf report -i "$dir/perf.data" --stdio --no-children \
+			-g none --sort dso --percent-limit 0.5 2>/dev/null
+		perf report -i "$dir/perf.data" --stdio --no-children \
+			-g none --sort dso,symbol --percent-limit 0.3 2>/dev/null
+	} >"$RESULTS/perf-flat.txt"
+	perf report -i "$dir/perf.data" --stdio --children \
+		-g caller,0.5,callee --percent-limit 2 \
+		>"$RESULTS/perf-callgraph.txt" 2>/dev/null || true
+	note "profile in $RESULTS/perf-flat.txt and perf-callgraph.txt"
 }
 
 main() {
 	local c
 
-	[ "$N" -ge "$E2E" ] || die "BENCH_E2E ($E2E) exceeds BENCH_N ($N)"
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-	note "build: $BUILD, temporary directory: $TMP"
+	mkdir -p "$RESULTS"
+	note "build: $BUILD, temporary directory: $TMP, results: $RESULTS"
 	make_pki
-	start_mock
+	start_mocks
+	if [ "$NODE_ON" = 1 ]; then
+		install_validator
+	fi
 	note "signing $N notifications with $JOBS signers"
 	sign_bodies
 	note "signed in $SIGN_SECONDS s"
-	: >"$TMP/table"
+	check_verification
+	LOAD_MEASURE=$(cut -d' ' -f1-3 /proc/loadavg)
+	: >"$TMP/rows"
+	: >"$TMP/relay-table"
 	for c in $CONNS; do
-		run_one "$c"
+		run_relay "$c"
+		if [ "$NODE_ON" = 1 ]; then
+			run_node "$c"
+		fi
 	done
 	note "end to end: $E2E sequential requests"
 	run_e2e
-	stop_pid "$MOCK_PID"
-	report
+	if [ "$PROFILE" = 1 ]; then
+		run_profile
+	fi
+	LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+	stop_pid "$HOOK_MOCK_PID"
+	stop_pid "$CERT_MOCK_PID"
+	report | tee "$RESULTS/report.md"
+	note "report written to $RESULTS/report.md"
 }
 
 main
