@@ -290,6 +290,34 @@ alert_move(bool *nomem, json_object *alert, json_object *parts,
 }
 
 /*
+ * Returns a new reference to title, or to a copy with each newline and
+ * tab replaced by a space.  A title is one line, but the values it quotes
+ * may contain both: sanitizing keeps them, and a failed call's CloudTrail
+ * record contains request parameters exactly as the caller sent them.
+ */
+static json_object *
+alert_one_line(bool *nomem, json_object *title)
+{
+	const char *s = json_object_get_string(title);
+	json_object *out;
+	char *copy, *p;
+
+	if (s == NULL || strpbrk(s, "\n\t") == NULL)
+		return title != NULL ? json_object_get(title) : NULL;
+	if ((copy = strdup(s)) == NULL) {
+		*nomem = true;
+		return NULL;
+	}
+	for (p = copy; (p = strpbrk(p, "\n\t")) != NULL; p++)
+		*p = ' ';
+	out = json_object_new_string(copy);
+	free(copy);
+	if (out == NULL)
+		*nomem = true;
+	return out;
+}
+
+/*
  * Builds the alert from parts, the kind-specific members (severity,
  * title, summary and the rest), in a fixed order: schema, alert_id,
  * kind, severity, title, summary, received_at, occurred_at, sns, then
@@ -308,8 +336,15 @@ alert_assemble(const struct sns_message *msg, json_object *event,
 		  json_object_new_string(ALERT_SCHEMA));
 	alert_add(&nomem, alert, "alert_id", alert_new_id(&nomem, msg, event));
 	alert_add(&nomem, alert, "kind", json_object_new_string(kind));
-	for (i = 0; i < sizeof(alert_head_members) / sizeof(char *); i++)
-		alert_move(&nomem, alert, parts, alert_head_members[i]);
+	for (i = 0; i < sizeof(alert_head_members) / sizeof(char *); i++) {
+		if (strcmp(alert_head_members[i], "title") == 0)
+			alert_add(&nomem, alert, "title", alert_one_line(&nomem,
+				  alert_get_member(parts, "title",
+						   json_type_string)));
+		else
+			alert_move(&nomem, alert, parts,
+				   alert_head_members[i]);
+	}
 	alert_add(&nomem, alert, "received_at",
 		  alert_new_time(&nomem, received_at, true));
 	alert_add(&nomem, alert, "occurred_at", occurred);

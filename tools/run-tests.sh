@@ -2,12 +2,16 @@
 # Builds snsrelay and runs every test twice: once with warnings treated as
 # errors (build-check/) and once under AddressSanitizer and
 # UndefinedBehaviorSanitizer (build-asan/).  Closes with one line
-# "N passed, N failed, N skipped" over both runs; a configure, build or
+# "N passed, N failed, N skipped" over every run; a configure, build or
 # distcheck failure counts as one failure.  Exits non-zero on any failure.
+# Then tools/fuzz.sh builds the fuzz targets with clang and libFuzzer
+# (build-fuzz/) and runs each for $FUZZ_SECONDS seconds (default 30);
+# each target counts as one test, skipped when clang is missing.
 #
-#   tools/run-tests.sh              both runs
-#   tools/run-tests.sh --no-asan    the -Werror run only
-#   tools/run-tests.sh --distcheck  both runs, then make distcheck
+#   tools/run-tests.sh              both runs and the fuzzing run
+#   tools/run-tests.sh --no-asan    the -Werror run only, and fuzzing
+#   tools/run-tests.sh --no-fuzz    without the fuzzing run
+#   tools/run-tests.sh --distcheck  all runs, then make distcheck
 #
 # Tests that replay genuine AWS-signed messages read ../shared/fixtures
 # (or $SNSRELAY_FIXTURES) and skip when it is missing.
@@ -18,11 +22,13 @@ cd "$top" || exit 1
 
 asan=yes
 distcheck=no
+fuzz=yes
 for arg in "$@"; do
 	case $arg in
 	--no-asan) asan=no ;;
+	--no-fuzz) fuzz=no ;;
 	--distcheck) distcheck=yes ;;
-	-h|--help) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run-tests.sh: unknown option $arg; see --help" >&2; exit 2 ;;
 	esac
 done
@@ -127,6 +133,31 @@ if [ $asan = yes ]; then
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	check_build build-asan --enable-asan --enable-werror
 	unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+# run_fuzz: runs tools/fuzz.sh and counts each target's PASS, FAIL or
+# SKIP line; a build failure without such lines counts as one failure.
+run_fuzz() {
+	local log=$top/build-fuzz/fuzz.out status pass fail
+
+	step "fuzz every target for ${FUZZ_SECONDS:-30} s in build-fuzz"
+	mkdir -p "$top/build-fuzz" || return 1
+	"$top/tools/fuzz.sh" --seconds "${FUZZ_SECONDS:-30}" \
+		--build-dir "$top/build-fuzz" 2>&1 | tee "$log"
+	status=${PIPESTATUS[0]}
+	pass=$(grep -c '^fuzz.sh: PASS: ' "$log")
+	fail=$(grep -c '^fuzz.sh: FAIL: ' "$log")
+	skipped=$((skipped + $(grep -c '^fuzz.sh: SKIP: ' "$log")))
+	[ "$status" -eq 77 ] && return 0
+	if [ "$status" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		fail=1
+	fi
+	passed=$((passed + pass))
+	failed=$((failed + fail))
+}
+
+if [ $fuzz = yes ]; then
+	run_fuzz
 fi
 
 if [ $distcheck = yes ]; then
