@@ -1009,6 +1009,9 @@ http_server_completed(void *cls, struct MHD_Connection *conn,
 	atomic_fetch_sub(&server->active, 1);
 }
 
+static void http_server_log_mhd(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 /* Routes libmicrohttpd's own messages through the logger. */
 static void
 http_server_log_mhd(void *cls, const char *fmt, va_list ap)

@@ -1684,14 +1684,14 @@ sg_check_rules_found(struct sg_ctx *c)
 
 int
 sg_event_fill_alert(json_object *event, json_object *alert,
-		    const char *timezone,
+		    const char *zone,
 		    const struct severity_table *severity, struct err *e)
 {
 	struct sg_ctx c;
 	json_object *request, *response;
 
 	/* Times stay in UTC here; alert.c adds the team's local time. */
-	(void)timezone;
+	(void)zone;
 	memset(&c, 0, sizeof(c));
 	c.e = e;
 	c.table = severity != NULL ? severity : severity_default();

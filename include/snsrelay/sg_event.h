@@ -26,7 +26,7 @@ bool sg_event_matches(json_object *event);
  * Korean; the summary and rule texts stay English.
  */
 int sg_event_fill_alert(json_object *event, json_object *alert,
-			const char *timezone,
+			const char *zone,
 			const struct severity_table *severity, struct err *e);
 
 #endif
