@@ -65,6 +65,9 @@ struct spool_request {
 	size_t destination_count;
 	bool duplicate;
 	bool done;
+	/* Signalled when done: each caller wakes for its own batch only,
+	 * not for every commit while its request waits in the queue. */
+	pthread_cond_t wake;
 	int result;
 	struct err err;
 	struct spool_request *next;
@@ -80,7 +83,6 @@ struct spool {
 	/* Guards the queue and the writer state that callers read. */
 	pthread_mutex_t lock;
 	pthread_cond_t queued;		/* the writer waits for requests */
-	pthread_cond_t committed;	/* callers wait for their results */
 	struct spool_request *head;
 	struct spool_request *tail;
 	bool running;			/* the writer thread exists */
@@ -733,10 +735,6 @@ spool_init_sync(struct spool *s)
 	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (rc == 0)
 		rc = pthread_cond_init(&s->queued, &attr);
-	if (rc == 0 && pthread_cond_init(&s->committed, NULL) != 0) {
-		pthread_cond_destroy(&s->queued);
-		rc = -1;
-	}
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return -1;
@@ -746,7 +744,6 @@ spool_init_sync(struct spool *s)
 		pthread_mutex_destroy(&s->lock);
 	}
 	pthread_cond_destroy(&s->queued);
-	pthread_cond_destroy(&s->committed);
 	return -1;
 }
 
@@ -978,7 +975,6 @@ spool_free(struct spool *s)
 	pthread_mutex_destroy(&s->worker_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->queued);
-	pthread_cond_destroy(&s->committed);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	free(s->path);
@@ -1215,8 +1211,8 @@ spool_finish_batch(struct spool *s, struct spool_request *batch,
 		else
 			s->stats.stored++;
 		req->done = true;
+		pthread_cond_signal(&req->wake);
 	}
-	pthread_cond_broadcast(&s->committed);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1351,6 +1347,11 @@ spool_put(struct spool *s, const char *alert_id, const char *message_id,
 	req.document = document;
 	req.destinations = destinations;
 	req.destination_count = destination_count;
+	if (pthread_cond_init(&req.wake, NULL) != 0) {
+		err_set(e, "spool_failed", "cannot create a condition "
+			"variable to wait for the commit");
+		return RESULT_RETRY;
+	}
 
 	pthread_mutex_lock(&s->lock);
 	result = spool_admit(s, e);
@@ -1363,12 +1364,13 @@ spool_put(struct spool *s, const char *alert_id, const char *message_id,
 		s->stats.puts++;
 		pthread_cond_signal(&s->queued);
 		while (!req.done)
-			pthread_cond_wait(&s->committed, &s->lock);
+			pthread_cond_wait(&req.wake, &s->lock);
 		result = req.result;
 		if (result != RESULT_OK)
 			*e = req.err;
 	}
 	pthread_mutex_unlock(&s->lock);
+	pthread_cond_destroy(&req.wake);
 	*duplicate = result == RESULT_OK && req.duplicate;
 	return result;
 }
