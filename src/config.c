@@ -2382,6 +2382,128 @@ config_validate(const struct relay_config *cfg, const char *origin,
 	return problems;
 }
 
+/* SNSRELAY_* variables that are not options: the file name, and the
+ * test and build tools' own settings. */
+static const char *const config_env_known[] = {
+	"SNSRELAY_CONFIG", "SNSRELAY_FIXTURES", "SNSRELAY_KEEP_TMP",
+	"SNSRELAY_UPDATE_GOLDEN", "SNSRELAY_SANITIZERS", NULL,
+};
+
+static bool
+config_env_is_option(const char *name)
+{
+	char option_name[64];
+	size_t i;
+
+	for (i = 0; config_env_known[i] != NULL; i++)
+		if (strcmp(name, config_env_known[i]) == 0)
+			return true;
+	for (i = 0; i < CONFIG_OPTION_COUNT; i++) {
+		config_env_name(&config_options[i], option_name,
+				sizeof(option_name));
+		if (strcmp(name, option_name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A misspelt variable would otherwise be ignored in silence, which in a
+ * container configured from the environment alone sends alerts to
+ * standard output instead of the webhook. */
+static void
+config_warn_unknown_env(struct config_report *warnings)
+{
+	extern char **environ;
+	char name[128], option[128], quoted[CONFIG_QUOTE_MAX + 8];
+	const char *suggestion;
+	char **var;
+	size_t len, i;
+
+	for (var = environ; var != NULL && *var != NULL; var++) {
+		if (strncmp(*var, "SNSRELAY_", 9) != 0)
+			continue;
+		len = strcspn(*var, "=");
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, *var, len);
+		name[len] = '\0';
+		if (config_env_is_option(name))
+			continue;
+		for (i = 0; name[9 + i] != '\0'; i++)
+			option[i] = (char)tolower((unsigned char)name[9 + i]);
+		option[i] = '\0';
+		suggestion = config_suggest(option);
+		for (i = 0; suggestion == NULL && i < CONFIG_OPTION_COUNT &&
+		     strlen(option) >= 4; i++)
+			if (strncmp(config_options[i].name, option,
+				    strlen(option)) == 0)
+				suggestion = config_options[i].name;
+		if (suggestion != NULL)
+			config_env_name(config_find_option(suggestion), option,
+					sizeof(option));
+		config_quote(name, quoted, sizeof(quoted));
+		if (suggestion != NULL)
+			config_report_add(warnings, "environment:%s: not an "
+					  "option, ignored; did you mean %s?",
+					  quoted, option);
+		else
+			config_report_add(warnings, "environment:%s: not an "
+					  "option, ignored; snsrelay "
+					  "--help-config lists the options",
+					  quoted);
+	}
+}
+
+/* True when the account part of a topic pattern has a wildcard. */
+static bool
+config_topic_any_account(const char *topic)
+{
+	const char *p = topic;
+	size_t k;
+
+	for (k = 0; k < 4; k++) {
+		p = strchr(p, ':');
+		if (p == NULL)
+			return strchr(topic, '*') != NULL;
+		p++;
+	}
+	return memchr(p, '*', strcspn(p, ":")) != NULL;
+}
+
+void
+config_warnings(const struct relay_config *cfg, const char *origin,
+		struct config_report *warnings)
+{
+	struct cidr_list proxies = { NULL, 0 };
+	size_t i;
+
+	if (origin == NULL)
+		origin = "configuration";
+	config_warn_unknown_env(warnings);
+	for (i = 0; i < cfg->topic_count; i++) {
+		if (!config_topic_any_account(cfg->topics[i]))
+			continue;
+		config_report_add(warnings, "%s: topic %s allows topics of "
+				  "any AWS account, so anyone can publish "
+				  "genuinely signed messages to this relay; "
+				  "name the account", origin, cfg->topics[i]);
+	}
+	if (cfg->trusted_proxies == NULL ||
+	    cidr_list_parse(cfg->trusted_proxies, &proxies, NULL) != 0)
+		return;
+	for (i = 0; i < proxies.count; i++) {
+		if (proxies.entries[i].prefix != 0)
+			continue;
+		config_report_add(warnings, "%s: trusted_proxies trusts every "
+				  "address, so any client can choose its own "
+				  "address with X-Forwarded-For and pass "
+				  "allowed_sources; list the load balancers "
+				  "only", origin);
+		break;
+	}
+	cidr_list_free(&proxies);
+}
+
 int
 config_read_secrets(struct relay_config *cfg, const char *origin,
 		    struct config_report *report)

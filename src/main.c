@@ -89,7 +89,7 @@ main_print_usage(FILE *out)
 		"SNSRELAY_CONFIG names the file when -c is not given.  "
 		"Environment variables\nSNSRELAY_<OPTION> override the file; "
 		"DISCORD_WEBHOOK_URL\nsets discord_webhook_url.  SIGTERM or "
-		"SIGINT stops the relay.\n");
+		"SIGINT stops the relay;\nSIGHUP reloads the configuration file.\n");
 }
 
 static void
@@ -185,6 +185,36 @@ main_load_config(const struct main_options *opts, struct relay_config *cfg,
 	return 0;
 }
 
+/* Prints what config_warnings finds, one "warning:" line each. */
+static void
+main_print_warnings(const struct relay_config *cfg, const char *origin)
+{
+	struct config_report warnings = { NULL, 0 };
+	size_t i;
+
+	config_warnings(cfg, origin, &warnings);
+	for (i = 0; i < warnings.count; i++)
+		fprintf(stderr, "warning: %s\n", warnings.lines[i]);
+	config_report_free(&warnings);
+}
+
+/* Logs what config_warnings finds, one config_warning line each. */
+static void
+main_log_warnings(const struct relay_config *cfg, const char *origin)
+{
+	struct config_report warnings = { NULL, 0 };
+	struct log_line line;
+	size_t i;
+
+	config_warnings(cfg, origin, &warnings);
+	for (i = 0; i < warnings.count; i++) {
+		log_begin(&line, LOG_WARN, "config_warning");
+		log_str(&line, "problem", warnings.lines[i]);
+		log_end(&line);
+	}
+	config_report_free(&warnings);
+}
+
 static int
 main_check_config(const struct main_options *opts,
 		  const struct relay_config *cfg,
@@ -202,6 +232,7 @@ main_check_config(const struct main_options *opts,
 	if (cfg->topic_count == 0)
 		fprintf(stderr, "warning: no topic is configured, so the relay "
 			"will reject every message; add a topic option\n");
+	main_print_warnings(cfg, opts->config_path);
 	printf("configuration OK: %s\n", opts->config_path ?
 	       opts->config_path : "embedded defaults and environment");
 	return EXIT_SUCCESS;
@@ -268,6 +299,7 @@ main_log_starting(const struct main_options *opts,
 	if (!cfg->auto_confirm)
 		log_message(LOG_WARN, "auto_confirm_off", "subscription "
 			    "confirmations are logged, not confirmed");
+	main_log_warnings(cfg, opts->config_path);
 }
 
 static time_t
@@ -574,7 +606,18 @@ main_reload(struct main_state *st, const struct main_options *opts)
 		    "the embedded defaults and the environment");
 	if ((cfg = main_reload_config(opts)) == NULL)
 		return;
+	/* A truncated or emptied file is valid, but it would make the relay
+	 * reject every message with 403, which SNS never retries. */
+	if (cfg->topic_count == 0 && old->cfg->topic_count > 0) {
+		main_log_reload_failed("no_topics", "the new configuration has "
+				       "no topic, so every message would be "
+				       "rejected; is the file complete?");
+		config_free(cfg);
+		free(cfg);
+		return;
+	}
 	main_keep_restart_options(old->cfg, cfg);
+	main_log_warnings(cfg, opts->config_path);
 	err_clear(&e);
 	next = main_new_relay(cfg, &e);
 	if (next == NULL) {

@@ -225,7 +225,10 @@ store_alert(struct relay *relay, const struct sns_request *req,
 	if (spool_put(relay->spool, alert_get_string(alert, "alert_id"),
 		      resp->message_id, resp->topic_arn, document, names,
 		      selected, &duplicate, &e) != RESULT_OK) {
-		respond_err(resp, 503, &e);
+		/* The spool's own log line has the details, such as the
+		 * file's path, which are not for whoever sent the request. */
+		respond(resp, 503, e.code, "the relay cannot store alerts "
+			"right now; SNS retries the delivery later");
 		return;
 	}
 	if (!duplicate)

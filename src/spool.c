@@ -36,6 +36,10 @@
 /* How long a connection waits for a lock held by another one. */
 #define SPOOL_BUSY_TIMEOUT_MS 5000
 #define SPOOL_REOPEN_INTERVAL_MS 1000
+/* With no alert to store, how often the writer tries again to open a
+ * file it could not open, so that /readyz recovers once the folder or
+ * the disk is back, even while a load balancer sends no traffic. */
+#define SPOOL_IDLE_REOPEN_MS 5000
 #define SPOOL_HOUSEKEEPING_INTERVAL_MS 60000
 #define SPOOL_FAILURE_LOG_INTERVAL_MS 10000
 /* Bytes of a path quoted in an error message, so the advice fits. */
@@ -789,13 +793,19 @@ static void spool_housekeep(struct spool *s);
 static void spool_write_batch(struct spool *s,
 			      struct spool_request *batch);
 static void spool_writer_reconnect(struct spool *s);
+static void spool_writer_retry_open(struct spool *s);
 
-/* Waits for requests, or until housekeeping is due. */
+/* Waits for requests, or until housekeeping is due, or, while the file
+ * cannot be opened, until the next attempt to open it. */
 static void
 spool_wait_for_requests(struct spool *s)
 {
 	struct timespec deadline;
 	int64_t at = s->housekept_ms + SPOOL_HOUSEKEEPING_INTERVAL_MS;
+	int64_t reopen = s->open_tried_ms + SPOOL_IDLE_REOPEN_MS;
+
+	if (!s->writer_open && s->open_tried_ms != 0 && reopen < at)
+		at = reopen;
 
 	deadline.tv_sec = (time_t)(at / 1000);
 	deadline.tv_nsec = (long)(at % 1000) * 1000000;
@@ -830,6 +840,8 @@ spool_writer_main(void *arg)
 			spool_writer_reconnect(s);
 		if (batch != NULL)
 			spool_write_batch(s, batch);
+		else if (s->wdb == NULL)
+			spool_writer_retry_open(s);
 		spool_housekeep(s);
 		pthread_mutex_lock(&s->lock);
 	}
@@ -1064,6 +1076,24 @@ spool_writer_open(struct spool *s, struct err *e)
 	s->wdb = db;
 	spool_note_open(s, db, e);
 	return result;
+}
+
+/* Opens the file again after it could not be opened, with no batch
+ * waiting.  A file that opens is ready to take alerts again. */
+static void
+spool_writer_retry_open(struct spool *s)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (spool_writer_open(s, &e) != RESULT_OK)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->write_ok = true;
+	pthread_mutex_unlock(&s->lock);
+	log_message(LOG_INFO, "spool_opened", "the spool %s is open again; "
+		    "the relay takes alerts", s->path);
+	s->failures_since_ok = 0;
 }
 
 /* Inserts one alert and, unless its alert_id is already stored, one

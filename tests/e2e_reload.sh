@@ -144,6 +144,14 @@ tap_is "$(post_sns "$TEST_TMP/b3.json")" 200 \
 	"the running configuration stays: topic B still allowed"
 tap_ok 'kill -0 "$RELAY_PID"' "the relay runs on after a failed reload"
 
+# A file emptied or cut short would reject every message: refused.
+: >"$conf"
+reload
+tap_like "$(grep 'event=reload_failed' "$RELAY_LOG" | tail -n 1)" \
+	'code=no_topics' "an empty file fails the reload"
+tap_is "$(post_sns "$TEST_TMP/b3.json")" 200 \
+	"after the empty file: topic B still allowed"
+
 # ------------------------------------------ options needing a restart
 
 write_config "topic = $topic_a" \

@@ -151,6 +151,12 @@ int config_validate(const struct relay_config *cfg, const char *origin,
 int config_read_secrets(struct relay_config *cfg, const char *origin,
 			struct config_report *report);
 
+/* Adds to warnings what works but is probably a mistake: SNSRELAY_*
+ * variables that are not options, topics of any account, and
+ * trusted_proxies trusting everyone. */
+void config_warnings(const struct relay_config *cfg, const char *origin,
+		     struct config_report *warnings);
+
 /* True when arn is allowed by one of cfg->topics. */
 bool config_topic_allowed(const struct relay_config *cfg, const char *arn);
 
