@@ -26,9 +26,9 @@ struct http_transfer {
 static bool http_client_initialized;
 
 /*
- * One curl handle per thread, reset before each request: the options
- * start from scratch every time, while the handle keeps its open
- * connections and TLS sessions, so a delivery worker posting to the same
+ * One curl handle per thread, reset before each request.  The options
+ * start from scratch every time, but the handle keeps its open
+ * connections and TLS sessions: a delivery worker posting to the same
  * webhook again skips the TCP and TLS handshakes.
  */
 static pthread_key_t http_client_handle_key;

@@ -314,6 +314,22 @@ spool_cli_run_list(struct spool *spool, const struct spool_cli_args *args)
 	return CLI_EXIT_OK;
 }
 
+/* True when name is a destination of cfg, as the daemon names them. */
+static bool
+spool_cli_destination_known(const struct relay_config *cfg,
+			    const char *name)
+{
+	size_t i;
+
+	if (cfg->discord_webhook_url != NULL && strcmp(name, "discord") == 0)
+		return true;
+	for (i = 0; i < cfg->webhook_count; i++)
+		if (strcmp(name, cfg->webhooks[i].name) == 0)
+			return true;
+	return cfg->discord_webhook_url == NULL && cfg->webhook_count == 0 &&
+	       strcmp(name, "stdout") == 0;
+}
+
 static int
 spool_cli_run_retry(struct spool *spool, const struct spool_cli_args *args)
 {
@@ -434,6 +450,16 @@ spool_cli_main(const struct relay_config *cfg, int argc, char **argv)
 		return status;
 	/* Deleting younger alerts would forget their ids, and an SNS
 	 * redelivery would then post them again. */
+	/* A delivery made pending for a destination the daemon does not
+	 * have is never sent: refuse rather than report success. */
+	if (args.destination != NULL &&
+	    !spool_cli_destination_known(cfg, args.destination))
+		return spool_cli_usage_error("destination \"%s\" is not in "
+					     "the configuration, so a running "
+					     "snsrelay would never send its "
+					     "deliveries; add it back, or "
+					     "check the name",
+					     args.destination);
 	if (args.older_than_ms >= 0 &&
 	    args.older_than_ms < (int64_t)cfg->dedup_window_s * 1000)
 		return spool_cli_usage_error("--older-than must be at least "

@@ -354,6 +354,10 @@ tap_is "$(spool_rows)" "" "list pending: nothing"
 spool_cli "$cli_conf" list bogus
 tap_is "$SPOOL_STATUS" 2 "list: unknown state exits 2"
 
+spool_cli "$cli_conf" retry "$row" --destination gone
+tap_is "$SPOOL_STATUS" 2 "retry: a destination not configured exits 2"
+tap_like "$(cat "$SPOOL_ERR")" 'not in the configuration' \
+	"retry: says the destination is not configured"
 spool_cli "$cli_conf" retry "$row" --destination discord
 tap_is "$SPOOL_STATUS" 0 "retry: exits 0"
 tap_like "$(cat "$SPOOL_OUT")" '^1 dead delivery' "retry: one delivery"
