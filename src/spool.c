@@ -96,6 +96,7 @@ struct spool {
 	int64_t open_tried_ms;		/* monotonic time of the last open */
 	struct err open_err;		/* why wdb is not open */
 	bool write_ok;			/* the last batch committed */
+	int64_t probed_ms;		/* last spool_writer_probe write */
 	struct err write_err;		/* why it did not */
 	struct spool_stats stats;
 	pthread_t writer;
@@ -794,6 +795,9 @@ static void spool_write_batch(struct spool *s,
 			      struct spool_request *batch);
 static void spool_writer_reconnect(struct spool *s);
 static void spool_writer_retry_open(struct spool *s);
+static void spool_writer_probe(struct spool *s);
+static void spool_log_write_recovered(struct spool *s);
+static void spool_writer_drop(struct spool *s, const struct err *e);
 
 /* Waits for requests, or until housekeeping is due, or, while the file
  * cannot be opened, until the next attempt to open it. */
@@ -805,6 +809,9 @@ spool_wait_for_requests(struct spool *s)
 	int64_t reopen = s->open_tried_ms + SPOOL_IDLE_REOPEN_MS;
 
 	if (!s->writer_open && s->open_tried_ms != 0 && reopen < at)
+		at = reopen;
+	reopen = s->probed_ms + SPOOL_IDLE_REOPEN_MS;
+	if (s->writer_open && !s->write_ok && reopen < at)
 		at = reopen;
 
 	deadline.tv_sec = (time_t)(at / 1000);
@@ -842,6 +849,8 @@ spool_writer_main(void *arg)
 			spool_write_batch(s, batch);
 		else if (s->wdb == NULL)
 			spool_writer_retry_open(s);
+		else
+			spool_writer_probe(s);
 		spool_housekeep(s);
 		pthread_mutex_lock(&s->lock);
 	}
@@ -1096,6 +1105,50 @@ spool_writer_retry_open(struct spool *s)
 	s->failures_since_ok = 0;
 }
 
+/*
+ * After a failed write (a full disk, say), commits one small row with no
+ * batch waiting, so that /readyz turns ready again once the disk has
+ * room, even while a load balancer that took the relay out sends no
+ * alert that could prove it.  Silent while it keeps failing: the failed
+ * batch was logged.
+ */
+static void
+spool_writer_probe(struct spool *s)
+{
+	int64_t now = spool_monotonic_ms();
+	bool failing;
+	struct err e;
+	int rc;
+
+	pthread_mutex_lock(&s->lock);
+	failing = !s->write_ok;
+	pthread_mutex_unlock(&s->lock);
+	if (!failing || now - s->probed_ms < SPOOL_IDLE_REOPEN_MS)
+		return;
+	s->probed_ms = now;
+	rc = spool_exec(s->wdb, "BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK)
+		rc = spool_run(s->wdb, NULL, "INSERT OR REPLACE INTO meta "
+			       "(key, value) VALUES ('write_probe', ?1)", "i",
+			       spool_now_ms());
+	if (rc == SQLITE_OK)
+		rc = spool_exec(s->wdb, "COMMIT");
+	if (rc != SQLITE_OK) {
+		if (!spool_rollback(s->wdb)) {
+			err_set(&e, "spool_failed", "the spool %."
+				SPOOL_PATH_SHOWN "s could not roll back a "
+				"test write: %s", s->path,
+				sqlite3_errstr(rc));
+			spool_writer_drop(s, &e);
+		}
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->write_ok = true;
+	pthread_mutex_unlock(&s->lock);
+	spool_log_write_recovered(s);
+}
+
 /* Inserts one alert and, unless its alert_id is already stored, one
  * pending delivery per destination. */
 static int
@@ -1293,10 +1346,14 @@ spool_write_batch(struct spool *s, struct spool_request *batch)
 	if (result == RESULT_OK &&
 	    spool_commit_batch(s, batch, &lost, &e) != SQLITE_OK)
 		result = RESULT_RETRY;
-	if (result == RESULT_OK)
+	if (result == RESULT_OK) {
 		spool_log_write_recovered(s);
-	else
+	} else {
 		spool_log_write_failure(s, alerts, &e);
+		/* The next test write waits a while, so that /readyz shows
+		 * the failure to a load balancer before it can pass. */
+		s->probed_ms = spool_monotonic_ms();
+	}
 	if (lost)
 		spool_writer_drop(s, &e);
 	spool_finish_batch(s, batch, result == RESULT_OK ? RESULT_OK :
