@@ -496,10 +496,28 @@ main_free_relay(struct main_state *st, struct relay *relay,
 	}
 }
 
+/* Replaces *next with a copy of now when they differ.  Returns true when
+ * they differed and the copy was made. */
+static bool
+main_keep_string(const char *now, char **next)
+{
+	char *copy;
+
+	if (strcmp(now ? now : "", *next ? *next : "") == 0)
+		return false;
+	copy = now ? strdup(now) : NULL;
+	if (now != NULL && copy == NULL)
+		return false;
+	free(*next);
+	*next = copy;
+	return true;
+}
+
 /*
- * Options a reload cannot apply: the listening socket and the spool stay
- * open across it, and the time zone is process-wide state that threads
- * read.  The running values are kept in next, and a warning says so.
+ * Keeps in next the running values of options a reload cannot apply, and
+ * logs a warning for each.  The listening socket and the spool stay open
+ * across a reload, and the time zone is process-wide state that threads
+ * read.
  */
 static void
 main_keep_restart_options(const struct relay_config *now,
@@ -508,28 +526,18 @@ main_keep_restart_options(const struct relay_config *now,
 	const char *changed[4];
 	size_t count = 0, i;
 	struct log_line line;
+	bool listen_changed;
 
-#define MAIN_KEEP_STRING(field, name)					\
-	do {								\
-		if (strcmp(now->field ? now->field : "",		\
-			   next->field ? next->field : "") != 0) {	\
-			changed[count++] = name;			\
-			free(next->field);				\
-			next->field = now->field ?			\
-				strdup(now->field) : NULL;		\
-		}							\
-	} while (0)
-
-	if (now->listen_port != next->listen_port ||
-	    strcmp(now->listen_host, next->listen_host) != 0) {
+	listen_changed = main_keep_string(now->listen_host,
+					  &next->listen_host);
+	if (listen_changed || now->listen_port != next->listen_port) {
 		changed[count++] = "listen";
-		free(next->listen_host);
-		next->listen_host = strdup(now->listen_host);
 		next->listen_port = now->listen_port;
 	}
-	MAIN_KEEP_STRING(spool_path, "spool_path");
-	MAIN_KEEP_STRING(timezone, "timezone");
-#undef MAIN_KEEP_STRING
+	if (main_keep_string(now->spool_path, &next->spool_path))
+		changed[count++] = "spool_path";
+	if (main_keep_string(now->timezone, &next->timezone))
+		changed[count++] = "timezone";
 	if (now->dedup_window_s != next->dedup_window_s) {
 		changed[count++] = "dedup_window";
 		next->dedup_window_s = now->dedup_window_s;

@@ -1,9 +1,10 @@
 #!/bin/sh
-# End-to-end: SIGHUP reloads the configuration.  New topics and
-# destinations apply to the next request, a request in flight during the
-# reload finishes, requests sent while reloading are all answered, an
-# invalid file leaves the running configuration in force, options that
-# need a restart are named, and a new TLS certificate is served.
+# End-to-end: SIGHUP reloads the configuration.  Checks that new topics
+# and destinations apply to the next request, and that a request in
+# flight during the reload finishes.  Requests sent while reloading all
+# get a response.  An invalid or empty file leaves the running
+# configuration in force, options that need a restart are named, and a
+# new TLS certificate is served.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
 gen_pki
@@ -39,8 +40,8 @@ signed() {
 		--message-id "reload-$message_no" >"$2"
 }
 
-# reload: sends SIGHUP and waits for the relay's answer to it: one more
-# reloaded or reload_failed line in the log.
+# reload: sends SIGHUP and waits for one more reloaded or reload_failed
+# line in the log.
 reload() {
 	lib_before=$(grep -Ec 'event=(reloaded|reload_failed)' "$RELAY_LOG")
 	kill -HUP "$RELAY_PID"
@@ -156,13 +157,15 @@ tap_is "$(post_sns "$TEST_TMP/b3.json")" 200 \
 
 write_config "topic = $topic_a" \
 	"webhook = audit http://127.0.0.1:$generic_port/hooks/audit"
-sed "s/^listen = .*/listen = 127.0.0.1:$CLOSED_PORT/" "$conf" >"$conf.new" &&
+sed "s/^listen = .*/listen = [::1]:$CLOSED_PORT/" "$conf" >"$conf.new" &&
 	mv "$conf.new" "$conf"
 reload
 tap_like "$(grep 'event=reload_needs_restart' "$RELAY_LOG" | tail -n 1)" \
 	'option=listen' "a changed listen address is named"
 tap_is "$(http_get "http://127.0.0.1:$port/healthz")" 200 \
 	"the relay keeps its listening port"
+tap_like "$(grep 'event=reloaded' "$RELAY_LOG" | tail -n 1)" \
+	"address=127.0.0.1 port=$port " "reloaded: the running address kept"
 tap_is "$(post_sns "$TEST_TMP/b3.json")" 403 \
 	"other options of that file apply: topic B removed"
 
