@@ -2407,6 +2407,21 @@ config_env_is_option(const char *name)
 	return false;
 }
 
+/* Returns the option whose name starts with prefix (at least 4
+ * characters), such as discord_webhook_url for discord_webhook, or NULL. */
+static const char *
+config_complete(const char *prefix)
+{
+	size_t i, len = strlen(prefix);
+
+	if (len < 4)
+		return NULL;
+	for (i = 0; i < CONFIG_OPTION_COUNT; i++)
+		if (strncmp(config_options[i].name, prefix, len) == 0)
+			return config_options[i].name;
+	return NULL;
+}
+
 /* A misspelt variable would otherwise be ignored in silence, which in a
  * container configured from the environment alone sends alerts to
  * standard output instead of the webhook. */
@@ -2433,11 +2448,8 @@ config_warn_unknown_env(struct config_report *warnings)
 			option[i] = (char)tolower((unsigned char)name[9 + i]);
 		option[i] = '\0';
 		suggestion = config_suggest(option);
-		for (i = 0; suggestion == NULL && i < CONFIG_OPTION_COUNT &&
-		     strlen(option) >= 4; i++)
-			if (strncmp(config_options[i].name, option,
-				    strlen(option)) == 0)
-				suggestion = config_options[i].name;
+		if (suggestion == NULL)
+			suggestion = config_complete(option);
 		if (suggestion != NULL)
 			config_env_name(config_find_option(suggestion), option,
 					sizeof(option));

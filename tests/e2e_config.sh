@@ -221,13 +221,15 @@ tap_like "$RUN_ERR" 'event=startup_failed ' "port in use logs startup_failed"
 stop_relay
 
 # Settings that work but are probably mistakes: warnings, not problems.
-warn_out=$(SNSRELAY_LOGLEVEL=debug \
+warn_out=$(SNSRELAY_LOGLEVEL=debug SNSRELAY_DISCORD_WEBHOOK=unused \
 	SNSRELAY_TOPIC='arn:aws:sns:us-east-1:*:alerts' \
 	SNSRELAY_TRUSTED_PROXIES=0.0.0.0/0 \
 	"$top_builddir/snsrelay" --check-config 2>&1)
 tap_is "$?" 0 "warnings: --check-config still succeeds"
 tap_contains "$warn_out" 'SNSRELAY_LOGLEVEL: not an option, ignored; did you mean SNSRELAY_LOG_LEVEL?' \
 	"warnings: a misspelt variable is named with a suggestion"
+tap_contains "$warn_out" 'SNSRELAY_DISCORD_WEBHOOK: not an option, ignored; did you mean SNSRELAY_DISCORD_WEBHOOK_URL?' \
+	"warnings: a cut-short variable is completed"
 tap_contains "$warn_out" 'allows topics of any AWS account' \
 	"warnings: a topic of any account"
 tap_contains "$warn_out" 'trusted_proxies trusts every address' \
