@@ -37,8 +37,8 @@
 /* Interval between two cert_fetch_rate_limited lines. */
 #define CERT_RATE_LOG_MS 60000
 /* Maximum time a transient failure (network, timeout, 5xx) is cached.
- * SNS retries a delivery 3 times, 20 s apart, unless the subscription's
- * delivery policy says otherwise, so each retry must find it expired. */
+ * SNS's default HTTP/S delivery policy retries 3 times, 20 s apart, so
+ * each retry must find the failure expired. */
 #define CERT_TRANSIENT_TTL_MS 10000
 #define CERT_BUCKETS_MAX ((size_t)1 << 16)
 

@@ -46,8 +46,8 @@
  * a response after 15 s, so a longer wait would help no one. */
 #define DRAIN_MAX_MS 15000
 #define DRAIN_POLL_MS 50
-/* Largest /metrics answer: every family at METRICS_SERIES_MAX series of
- * about 150 bytes takes under 1 MiB, so this leaves room to spare. */
+/* Largest /metrics response.  Every family at METRICS_SERIES_MAX series
+ * of about 150 bytes (an estimate) takes under 1 MiB. */
 #define METRICS_RENDER_MAX (4 * 1024 * 1024)
 
 /* Phase of a connection's current request; see "Request deadlines"
@@ -207,8 +207,8 @@ request_state_free(struct request_state *state)
 	free(state);
 }
 
-/* Queues resp (destroyed here) with the headers every answer carries,
- * and counts the answer in the metrics. */
+/* Queues resp (destroyed here) with the headers of every response, and
+ * counts the response in the metrics. */
 static enum MHD_Result
 queue_response(struct MHD_Connection *conn, unsigned status,
 	       struct MHD_Response *resp, const struct request_state *state)
@@ -678,10 +678,11 @@ route_first_call(struct http_server *server, struct MHD_Connection *conn,
  *
  * The reaper shuts a socket down and leaves the close to libmicrohttpd.
  * It touches a descriptor only while holding the lock and while the
- * connection is in the list; libmicrohttpd 0.9.75 reports the close
+ * connection is in the list.  libmicrohttpd reports the close
  * (MHD_CONNECTION_NOTIFY_CLOSED, which unlinks it under the same lock)
- * before it closes the descriptor, so the number cannot have been reused
- * by then.
+ * before it closes the descriptor, so the number cannot be reused yet.
+ * NOTE: that order was read in libmicrohttpd's 1.0 source, not in the
+ * 0.9.75 release that Debian ships.
  */
 #define WATCH_TICK_MS 250
 
@@ -694,8 +695,8 @@ watch_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Bytes the kernel has received on socket fd.  Returns 0, or -1 when
- * the system does not say. */
+/* Reads the bytes the kernel has received on socket fd.  Returns 0, or
+ * -1 when the system does not report them. */
 static int
 watch_received_bytes(int fd, uint64_t *bytes)
 {
@@ -742,8 +743,8 @@ watch_unlink(struct watch_list *list, struct conn_watch *watch)
 	pthread_mutex_unlock(&list->lock);
 }
 
-/* MHD_OPTION_NOTIFY_CONNECTION: starts the deadline of the first
- * request at the accept, and forgets the connection when it closes. */
+/* Starts the first request's deadline at the accept, and removes the
+ * connection from the list when it closes (MHD_OPTION_NOTIFY_CONNECTION). */
 static void
 watch_connection(void *cls, struct MHD_Connection *conn,
 		 void **socket_context, enum MHD_ConnectionNotificationCode toe)
@@ -853,7 +854,7 @@ watch_check(struct watch_list *list, int64_t now_ms)
 		if (watch->phase != WATCH_RECEIVING ||
 		    now_ms < watch->deadline_ms)
 			continue;
-		/* The connection's thread sees the end of its input and
+		/* The connection's thread then reads end-of-file and
 		 * closes the connection. */
 		shutdown(watch->fd, SHUT_RDWR);
 		watch->closed = true;

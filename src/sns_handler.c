@@ -226,7 +226,7 @@ store_alert(struct relay *relay, const struct sns_request *req,
 		      resp->message_id, resp->topic_arn, document, names,
 		      selected, &duplicate, &e) != RESULT_OK) {
 		/* The spool's own log line has the details, such as the
-		 * file's path, which are not for whoever sent the request. */
+		 * file's path, which the client must not see. */
 		respond(resp, 503, e.code, "the relay cannot store alerts "
 			"right now; SNS retries the delivery later");
 		return;

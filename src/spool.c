@@ -1106,11 +1106,10 @@ spool_writer_retry_open(struct spool *s)
 }
 
 /*
- * After a failed write (a full disk, say), commits one small row with no
- * batch waiting, so that /readyz turns ready again once the disk has
- * room, even while a load balancer that took the relay out sends no
- * alert that could prove it.  Silent while it keeps failing: the failed
- * batch was logged.
+ * Commits one small row after a failed write (a full disk, for example)
+ * while no batch waits.  /readyz then turns ready again once the disk has
+ * room, even when a load balancer has taken the relay out and sends no
+ * alert.  Failures are not logged again, because the failed batch was.
  */
 static void
 spool_writer_probe(struct spool *s)

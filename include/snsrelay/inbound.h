@@ -79,8 +79,8 @@ enum inbound_auth inbound_check_basic(
  * Writes the client address to out: the peer address, unless the peer
  * is in trusted_proxies.  Then forwarded_for (the X-Forwarded-For
  * values, several headers joined with commas) is read from the right,
- * skipping addresses in trusted_proxies, and the first other address is
- * the client; when every address is trusted, the leftmost one is.  An
+ * skipping addresses in trusted_proxies.  The first other address is the
+ * client.  When every address is trusted, the leftmost one is.  An
  * element that is not a bare numeric address stops the walk at the
  * last trusted hop.  A forwarded address is written in the canonical
  * form of inet_ntop(3).  out should hold INET6_ADDRSTRLEN bytes.

@@ -5,9 +5,9 @@
  *
  * Counters are safe to bump from any thread.  Label values come from the
  * relay itself (reason codes, destination names from the configuration),
- * never from a client, so the number of series stays bounded; a family
- * refuses new series beyond METRICS_SERIES_MAX and counts them under
- * the label value "other" in every label.  Label values longer than
+ * never from a client, so the number of series stays bounded.  Beyond
+ * METRICS_SERIES_MAX series, a family counts new ones under the label
+ * value "other" in every label.  Label values longer than
  * 64 bytes are counted there too.
  *
  *   metrics_inc(METRIC_SNS_REQUESTS, "bad_signature", NULL);
@@ -47,8 +47,8 @@ enum metric_family {
 	/* snsrelay_cert_fetches_total{outcome}: "ok", "failed",
 	 * "negative_cached", "rate_limited". */
 	METRIC_CERT_FETCHES,
-	/* snsrelay_http_requests_total{route,status}: every answered HTTP
-	 * request; route is "sns", "healthz", "readyz", "metrics" or
+	/* snsrelay_http_requests_total{route,status}: every HTTP request
+	 * that got a response; route is "sns", "healthz", "readyz", "metrics" or
 	 * "other". */
 	METRIC_HTTP_REQUESTS,
 	/* snsrelay_config_reloads_total{outcome}: "ok", "failed". */
@@ -73,8 +73,8 @@ void metrics_inc(enum metric_family family, const char *label1,
 void metrics_add(enum metric_family family, const char *label1,
 		 const char *label2, uint64_t n);
 
-/* Records the time from the first byte of a POST to the SNS endpoint to
- * its answer, in snsrelay_sns_request_duration_seconds. */
+/* Records the time from the headers of a POST to the SNS endpoint to
+ * its queued response, in snsrelay_sns_request_duration_seconds. */
 void metrics_observe_sns_seconds(double seconds);
 
 /* Current value of one series, for tests; 0 when it does not exist. */
