@@ -11,7 +11,10 @@
  *   - the message signed with a key verifies with that key, in the
  *     SignatureVersion it names ("2" when that is neither "1" nor "2");
  *   - sns_message_to_json (the snsrelay-sign output) parses back to the
- *     same string to sign, and its signature still verifies.
+ *     same string to sign, and its signature still verifies;
+ *   - json-c in strict mode parses the body too, and each value that
+ *     sns_message_parse keeps equals json-c's decoding of it, byte for
+ *     byte.
  *
  * The signing key is fuzz/sns-signing-key.pem; the seed corpus is signed
  * with it, so its messages verify.  Certificates for that key are written
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -36,6 +40,7 @@
 #include "snsrelay/buf.h"
 #include "snsrelay/cert_cache.h"
 #include "snsrelay/err.h"
+#include "snsrelay/limits.h"
 #include "snsrelay/log.h"
 #include "snsrelay/sns_message.h"
 #include "snsrelay/sns_sign.h"
@@ -310,6 +315,67 @@ check_round_trip(struct sns_message *msg)
 	sns_message_free(&again);
 }
 
+/* The keys of the values that sns_message keeps, by field. */
+static const struct {
+	const char *key;
+	const char *lambda_key;		/* the Lambda-style spelling */
+	size_t offset;			/* of the struct sns_field */
+} kept_fields[] = {
+	{ "Type", NULL, offsetof(struct sns_message, type_name) },
+	{ "Message", NULL, offsetof(struct sns_message, message) },
+	{ "MessageId", NULL, offsetof(struct sns_message, message_id) },
+	{ "Subject", NULL, offsetof(struct sns_message, subject) },
+	{ "Timestamp", NULL, offsetof(struct sns_message, timestamp) },
+	{ "TopicArn", NULL, offsetof(struct sns_message, topic_arn) },
+	{ "Token", NULL, offsetof(struct sns_message, token) },
+	{ "SubscribeURL", NULL, offsetof(struct sns_message, subscribe_url) },
+	{ "SignatureVersion", NULL,
+	  offsetof(struct sns_message, signature_version) },
+	{ "Signature", NULL, offsetof(struct sns_message, signature) },
+	{ "SigningCertURL", "SigningCertUrl",
+	  offsetof(struct sns_message, signing_cert_url) },
+	{ "UnsubscribeURL", "UnsubscribeUrl",
+	  offsetof(struct sns_message, unsubscribe_url) },
+};
+
+/* Compares the kept values with json-c's strict parse of the body. */
+static void
+check_json_c(const uint8_t *data, size_t size, const struct sns_message *msg)
+{
+	struct json_tokener *tok = json_tokener_new_ex(LIMIT_JSON_DEPTH);
+	const struct sns_field *field;
+	struct json_object *root, *value;
+	size_t i;
+
+	FUZZ_ASSERT(tok != NULL, "no memory for json-c");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, (const char *)data, (int)size);
+	FUZZ_ASSERT(root != NULL && json_object_is_type(root,
+						       json_type_object),
+		    "json-c rejects a body that sns_message_parse accepts");
+	for (i = 0; i < sizeof(kept_fields) / sizeof(kept_fields[0]); i++) {
+		field = (const struct sns_field *)((const char *)msg +
+						   kept_fields[i].offset);
+		if (field->str == NULL)
+			continue;
+		value = NULL;
+		if (!json_object_object_get_ex(root, kept_fields[i].key,
+					       &value) &&
+		    kept_fields[i].lambda_key != NULL)
+			json_object_object_get_ex(root,
+						  kept_fields[i].lambda_key,
+						  &value);
+		FUZZ_ASSERT(json_object_is_type(value, json_type_string) &&
+			    (size_t)json_object_get_string_len(value) ==
+			    field->len &&
+			    memcmp(json_object_get_string(value), field->str,
+				   field->len) == 0,
+			    "a kept value differs from json-c's decoding");
+	}
+	json_object_put(root);
+	json_tokener_free(tok);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -334,6 +400,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sns_message_parse((const char *)data, size, &msg, &e) !=
 	    RESULT_OK)
 		return 0;
+	check_json_c(data, size, &msg);
 	(void)sns_verify_signature_version(&msg, &e);
 	check_timestamp(&msg);
 	check_urls_and_topic(&msg);
