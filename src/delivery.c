@@ -237,7 +237,8 @@ body_snippet(const struct buf *body, char *out, size_t size)
 }
 
 /* Builds the POST body for dest from the leading alerts; free() it.
- * *sent receives how many alerts it carries. */
+ * *sent receives how many alerts it carries.  The Discord renderer
+ * writes its JSON text itself, and the others build json-c objects. */
 static char *
 render_body(const struct destination *dest, json_object *const *alerts,
 	    size_t count, size_t *sent)
@@ -248,8 +249,8 @@ render_body(const struct destination *dest, json_object *const *alerts,
 
 	*sent = 1;
 	if (dest->kind == DESTINATION_DISCORD)
-		payload = discord_build_payload(alerts, count, sent);
-	else if (dest->kind == DESTINATION_SLACK)
+		return discord_render_payload(alerts, count, sent);
+	if (dest->kind == DESTINATION_SLACK)
 		payload = slack_build_payload(alerts[0]);
 	else if (dest->kind == DESTINATION_TEAMS)
 		payload = teams_build_payload(alerts[0]);

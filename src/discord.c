@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +39,10 @@
  * before they are escaped, and escaping at most quadruples the bytes of
  * a code point, so no part comes near this. */
 #define DISCORD_BUF_MAX		(256 * 1024)
+/* Maximum of the payload text.  It only keeps the buffer's size
+ * arithmetic from overflowing, because the json-c text it replaces had
+ * no maximum and every part is capped at DISCORD_BUF_MAX already. */
+#define DISCORD_BODY_MAX	(SIZE_MAX / 2)
 
 struct discord_severity {
 	const char *name;
@@ -80,6 +86,37 @@ struct discord_embed {
 
 /* ---- escaping ---- */
 
+/* Classes of bytes for discord_append_escape. */
+enum discord_byte_class {
+	DISCORD_BYTE_OTHER = 0,
+	DISCORD_BYTE_MARKUP,	/* escaped anywhere */
+	DISCORD_BYTE_LINE_MARK,	/* escaped where it starts a line */
+	DISCORD_BYTE_AT,	/* may start a mention */
+	DISCORD_BYTE_SPACE,	/* keeps a line start */
+	DISCORD_BYTE_NEWLINE,	/* starts a line */
+};
+
+/* Emphasis, code, spoiler, link and angle-bracket markup (<@id>,
+ * <t:...>) is escaped anywhere; '#', '-' and '>' only where they start
+ * a line, so ids and regions such as us-east-1 read as they are. */
+static const unsigned char discord_byte_classes[256] = {
+	['\\'] = DISCORD_BYTE_MARKUP,
+	['*'] = DISCORD_BYTE_MARKUP,
+	['_'] = DISCORD_BYTE_MARKUP,
+	['~'] = DISCORD_BYTE_MARKUP,
+	['`'] = DISCORD_BYTE_MARKUP,
+	['|'] = DISCORD_BYTE_MARKUP,
+	['['] = DISCORD_BYTE_MARKUP,
+	[']'] = DISCORD_BYTE_MARKUP,
+	['<'] = DISCORD_BYTE_MARKUP,
+	['#'] = DISCORD_BYTE_LINE_MARK,
+	['-'] = DISCORD_BYTE_LINE_MARK,
+	['>'] = DISCORD_BYTE_LINE_MARK,
+	['@'] = DISCORD_BYTE_AT,
+	[' '] = DISCORD_BYTE_SPACE,
+	['\n'] = DISCORD_BYTE_NEWLINE,
+};
+
 static bool
 discord_starts_with_word(const char *s, const char *word)
 {
@@ -96,58 +133,70 @@ discord_is_mention(const char *s, size_t i)
 	       (i > 0 && s[i - 1] == '<');
 }
 
-/* True when s[i] is the first character on its line other than spaces,
- * where '#', '-' and '>' start a heading, list item or block quote. */
-static bool
-discord_at_line_start(const char *s, size_t i)
+/*
+ * Appends s to b as discord_escape returns it.  The bytes between two
+ * insertions go through text_append_sanitized in one piece.  That gives
+ * the same bytes as sanitizing the whole escaped text, because every
+ * insertion sits next to an ASCII byte, where a UTF-8 sequence ends
+ * anyway.  Returns 0, or -1 when b is full or memory is short.
+ */
+static int
+discord_append_escape(struct buf *b, const char *s)
 {
-	while (i > 0 && s[i - 1] == ' ')
-		i--;
-	return i == 0 || s[i - 1] == '\n';
-}
+	bool line_start = true;	/* only spaces since the line began */
+	size_t i, run = 0;	/* s[run..i) is not appended yet */
+	int rc = 0;
 
-/* True when c must be backslash-escaped at position i of s.  Emphasis,
- * code, spoiler, link and angle-bracket markup (<@id>, <t:...>) is
- * escaped anywhere; '#', '-' and '>' only where they start a line, so
- * ids and regions such as us-east-1 read as they are. */
-static bool
-discord_needs_escape(const char *s, size_t i)
-{
-	static const char anywhere[] = "\\*_~`|[]<";
-
-	if (strchr(anywhere, s[i]) != NULL)
-		return true;
-	return strchr("#->", s[i]) != NULL && discord_at_line_start(s, i);
+	for (i = 0; s[i] != '\0' && rc == 0; i++) {
+		switch (discord_byte_classes[(unsigned char)s[i]]) {
+		case DISCORD_BYTE_SPACE:
+			continue;
+		case DISCORD_BYTE_NEWLINE:
+			line_start = true;
+			continue;
+		case DISCORD_BYTE_LINE_MARK:
+			if (!line_start)
+				break;
+			/* fall through */
+		case DISCORD_BYTE_MARKUP:
+			rc = text_append_sanitized(b, s + run, i - run);
+			if (rc == 0)
+				rc = buf_append(b, "\\", 1);
+			run = i;
+			break;
+		case DISCORD_BYTE_AT:
+			if (!discord_is_mention(s, i))
+				break;
+			rc = text_append_sanitized(b, s + run, i + 1 - run);
+			if (rc == 0)
+				rc = buf_append_str(b, DISCORD_ZWSP);
+			run = i + 1;
+			break;
+		default:
+			break;
+		}
+		line_start = false;
+	}
+	if (rc == 0)
+		rc = text_append_sanitized(b, s + run, i - run);
+	return rc;
 }
 
 char *
 discord_escape(const char *s)
 {
 	struct buf out;
-	char *clean;
-	size_t i;
-	int rc = 0;
 
 	if (s == NULL)
 		s = "";
+	/* Each byte becomes at most 4: "@" and a zero-width space. */
 	buf_init(&out, strlen(s) * 4 + 1);
-	for (i = 0; s[i] != '\0' && rc == 0; i++) {
-		if (discord_needs_escape(s, i))
-			rc = buf_append(&out, "\\", 1);
-		if (rc == 0)
-			rc = buf_append(&out, &s[i], 1);
-		if (rc == 0 && s[i] == '@' && discord_is_mention(s, i))
-			rc = buf_append_str(&out, DISCORD_ZWSP);
-	}
-	if (rc == 0 && out.data == NULL)
-		rc = buf_append(&out, "", 0);
-	if (rc != 0) {
+	if (discord_append_escape(&out, s) != 0 ||
+	    buf_append(&out, "", 0) != 0) {
 		buf_free(&out);
 		return NULL;
 	}
-	clean = text_sanitize(out.data, out.len);
-	buf_free(&out);
-	return clean;
+	return buf_steal(&out);
 }
 
 /* Shortens escaped text to max code points without leaving a lone
@@ -168,18 +217,35 @@ discord_cut(const char *escaped, size_t max)
 	return out;
 }
 
+/* Appends first, then second, to b, or nothing when either does not fit.
+ * Returns 0 or -1. */
+static int
+discord_append_two(struct buf *b, const char *first, const char *second)
+{
+	size_t len = b->len;
+
+	if (buf_append_str(b, first) == 0 && buf_append_str(b, second) == 0)
+		return 0;
+	if (b->data != NULL) {
+		b->len = len;
+		b->data[len] = '\0';
+	}
+	return -1;
+}
+
 /* Appends s, cut to max code points, escaped, to b.  Returns 0 or -1. */
 static int
 discord_append_cut(struct buf *b, const char *s, size_t max)
 {
-	char *cut = text_truncate(s, max);
-	char *escaped = cut != NULL ? discord_escape(cut) : NULL;
-	int rc = -1;
+	char *cut;
+	int rc;
 
-	if (escaped != NULL)
-		rc = buf_append_str(b, escaped);
+	/* A code point takes at least one byte, so s needs no cut. */
+	if (strlen(s) <= max)
+		return discord_append_escape(b, s);
+	cut = text_truncate(s, max);
+	rc = cut != NULL ? discord_append_escape(b, cut) : -1;
 	free(cut);
-	free(escaped);
 	return rc;
 }
 
@@ -290,7 +356,9 @@ discord_set_title(struct discord_embed *em, json_object *alert,
 	int rc;
 
 	buf_init(&b, DISCORD_BUF_MAX);
-	rc = buf_printf(&b, "[%s] ", label_severity(em->lang, sev->name));
+	rc = discord_append_two(&b, "[", label_severity(em->lang, sev->name));
+	if (rc == 0)
+		rc = buf_append_str(&b, "] ");
 	if (rc == 0)
 		rc = discord_append_cut(&b, title != NULL ? title :
 					label(em->lang, LABEL_ALERT),
@@ -336,13 +404,20 @@ discord_set_footer(struct discord_embed *em, json_object *alert)
 	const char *topic = alert_get_string(sns, "topic_arn");
 	struct buf b;
 	char *clean;
+	int rc;
 
+	if (id == NULL)
+		id = "(no id)";
 	buf_init(&b, DISCORD_BUF_MAX);
-	if (buf_printf(&b, "%s %.256s%s%.1024s",
-		       label(em->lang, LABEL_SNS_MESSAGE),
-		       id != NULL ? id : "(no id)",
-		       topic != NULL ? " \xC2\xB7 " : "",
-		       topic != NULL ? topic : "") != 0) {
+	rc = discord_append_two(&b, label(em->lang, LABEL_SNS_MESSAGE), " ");
+	/* At most 256 bytes of the id and 1024 of the topic ARN. */
+	if (rc == 0)
+		rc = buf_append(&b, id, strnlen(id, 256));
+	if (rc == 0 && topic != NULL)
+		rc = buf_append_str(&b, " \xC2\xB7 ");
+	if (rc == 0 && topic != NULL)
+		rc = buf_append(&b, topic, strnlen(topic, 1024));
+	if (rc != 0) {
 		em->nomem = true;
 		buf_free(&b);
 		return;
@@ -379,18 +454,24 @@ discord_add_when(struct discord_embed *em, json_object *alert, time_t t)
 	const char *zone = alert_get_string(alert, "timezone");
 	struct buf b;
 	struct tm tm;
-	char utc[32];
+	char utc[32], text[128];
 	int rc = 0;
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(utc, sizeof(utc), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 		return;
+	/* utc (31 bytes at most), two 64-bit numbers (20 each) and 16 bytes
+	 * of markup always fit. */
+	snprintf(text, sizeof(text), "%s\n<t:%lld:F> (<t:%lld:R>)", utc,
+		 (long long)t, (long long)t);
 	buf_init(&b, DISCORD_BUF_MAX);
 	if (local != NULL && zone != NULL && strcmp(zone, "UTC") != 0)
-		rc = buf_printf(&b, "%s %s\n", local, zone);
+		rc = discord_append_two(&b, local, " ");
+	if (rc == 0 && local != NULL && zone != NULL &&
+	    strcmp(zone, "UTC") != 0)
+		rc = discord_append_two(&b, zone, "\n");
 	if (rc == 0)
-		rc = buf_printf(&b, "%s\n<t:%lld:F> (<t:%lld:R>)", utc,
-				(long long)t, (long long)t);
+		rc = buf_append_str(&b, text);
 	discord_add_field(em, label(em->lang, LABEL_WHEN), &b, rc, false);
 }
 
@@ -405,9 +486,13 @@ discord_append_group(struct buf *b, json_object *group)
 	const char *url = alert_get_string(group, "console_url");
 	int rc;
 
-	if (alert_console_link_is_safe(id, url))
-		rc = buf_printf(b, "[%s](%s)", id, url);
-	else
+	if (alert_console_link_is_safe(id, url)) {
+		rc = discord_append_two(b, "[", id);
+		if (rc == 0)
+			rc = discord_append_two(b, "](", url);
+		if (rc == 0)
+			rc = buf_append(b, ")", 1);
+	} else
 		rc = discord_append_escaped(b, id != NULL ? id : name);
 	if (rc == 0 && id != NULL && name != NULL)
 		rc = buf_append_str(b, " (");
@@ -441,8 +526,8 @@ discord_add_groups(struct discord_embed *em, json_object *alert)
 			break;
 		}
 		if (rc == 0)
-			rc = buf_printf(&b, "%s%s", i > 0 ? "\n" : "",
-					line.data);
+			rc = discord_append_two(&b, i > 0 ? "\n" : "",
+						line.data);
 		buf_free(&line);
 	}
 	if (rc == 0 && i < n)
@@ -596,15 +681,18 @@ discord_add_sg_fields(struct discord_embed *em, json_object *alert)
 	json_object *epoch = alert_get_member(event, "epoch", json_type_int);
 	const char *name = alert_get_string(event, "name");
 	struct buf b;
+	int rc;
 
 	if (name != NULL) {
 		buf_init(&b, DISCORD_BUF_MAX);
-		discord_add_field(em, label(em->lang, LABEL_EVENT), &b,
-			buf_printf(&b, "%s%s%s%s", name,
-				   discord_failed(event) ? " (" : "",
-				   discord_failed(event) ?
-				   label(em->lang, LABEL_FAILED) : "",
-				   discord_failed(event) ? ")" : ""), true);
+		rc = buf_append_str(&b, name);
+		if (rc == 0 && discord_failed(event))
+			rc = discord_append_two(&b, " (",
+						label(em->lang, LABEL_FAILED));
+		if (rc == 0 && discord_failed(event))
+			rc = buf_append_str(&b, ")");
+		discord_add_field(em, label(em->lang, LABEL_EVENT), &b, rc,
+				  true);
 	}
 	discord_add_groups(em, alert);
 	discord_read_rules(em, alert);
@@ -687,8 +775,8 @@ discord_fill_rule_field(struct discord_embed *em, struct buf *b,
 		len = text_length(em->lines[*next]) + (used > 0);
 		if (used + len > room)
 			break;
-		if (buf_printf(b, "%s%s", used > 0 ? "\n" : "",
-			       em->lines[*next]) != 0)
+		if (discord_append_two(b, used > 0 ? "\n" : "",
+				       em->lines[*next]) != 0)
 			break;
 		used += len;
 		(*next)++;
@@ -913,101 +1001,168 @@ discord_embed_fit(struct discord_embed *em, size_t limit)
 	discord_fit_fields(em, limit);
 }
 
-/* ---- JSON ---- */
+/* ---- JSON text ---- */
 
-static int
-discord_add_json(json_object *obj, const char *key, json_object *val)
+/*
+ * The payload is written as JSON text directly, in the bytes that
+ * json-c 0.16 writes for the same members with JSON_C_TO_STRING_PLAIN |
+ * JSON_C_TO_STRING_NOSLASHESCAPE: no spaces, members in insertion order.
+ * The unit tests compare the two.
+ */
+
+#define DISCORD_BYTES_01	0x0101010101010101ULL
+#define DISCORD_BYTES_80	0x8080808080808080ULL
+
+/* Whether none of the eight bytes of word needs escaping in a JSON
+ * string: no control character, '"' or '\\'.  Each term is the usual
+ * test for a zero byte in a word, which sets a high bit exactly when
+ * some byte matches. */
+static bool
+discord_json_word_is_plain(uint64_t word)
 {
-	if (val == NULL || json_object_object_add(obj, key, val) != 0) {
-		json_object_put(val);
-		return -1;
+	uint64_t quote = word ^ (DISCORD_BYTES_01 * '"');
+	uint64_t backslash = word ^ (DISCORD_BYTES_01 * '\\');
+	uint64_t found = ((word - DISCORD_BYTES_01 * 0x20) & ~word) |
+			 ((quote - DISCORD_BYTES_01) & ~quote) |
+			 ((backslash - DISCORD_BYTES_01) & ~backslash);
+
+	return (found & DISCORD_BYTES_80) == 0;
+}
+
+/* The two-character escape of c in a JSON string, or NULL. */
+static const char *
+discord_json_escape_of(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	default:
+		return NULL;
 	}
-	return 0;
+}
+
+/*
+ * Appends prefix, JSON text that ends with the opening quote of a
+ * string (",\"value\":\""), then s and the closing quote.  s is escaped
+ * the way json-c's json_escape_str does it: '"', '\\' and control
+ * characters (lowercase hex in \u00XX), every other byte as it is.
+ */
+static int
+discord_json_string(struct buf *b, const char *prefix, const char *s)
+{
+	size_t i = 0, run = 0;	/* s[run..i) is not appended yet */
+	size_t len = strlen(s);
+	const char *esc;
+	uint64_t word;
+	int rc = buf_append_str(b, prefix);
+
+	while (i < len && rc == 0) {
+		if (i + 8 <= len) {
+			memcpy(&word, s + i, sizeof(word));
+			if (discord_json_word_is_plain(word)) {
+				i += 8;
+				continue;
+			}
+		}
+		if ((unsigned char)s[i] >= 0x20 && s[i] != '"' &&
+		    s[i] != '\\') {
+			i++;
+			continue;
+		}
+		rc = buf_append(b, s + run, i - run);
+		esc = discord_json_escape_of((unsigned char)s[i]);
+		if (rc == 0)
+			rc = esc != NULL ? buf_append_str(b, esc) :
+			     buf_printf(b, "\\u%04x", (unsigned char)s[i]);
+		run = ++i;
+	}
+	if (rc == 0)
+		rc = buf_append(b, s + run, len - run);
+	if (rc == 0)
+		rc = buf_append(b, "\"", 1);
+	return rc;
+}
+
+/* Appends prefix and value in decimal.  snprintf into a local array
+ * formats once, whereas buf_printf formats twice. */
+static int
+discord_json_int(struct buf *b, const char *prefix, int value)
+{
+	char text[16];
+
+	snprintf(text, sizeof(text), "%d", value);
+	if (buf_append_str(b, prefix) != 0)
+		return -1;
+	return buf_append_str(b, text);
 }
 
 static int
-discord_append_field_json(json_object *array, const struct discord_field *f)
+discord_field_write(struct buf *b, bool first, const struct discord_field *f)
 {
-	json_object *field = json_object_new_object();
-	int rc = field != NULL ? 0 : -1;
+	int rc = discord_json_string(b, first ? "{\"name\":\"" :
+				     ",{\"name\":\"", f->name);
 
 	if (rc == 0)
-		rc = discord_add_json(field, "name",
-				      json_object_new_string(f->name));
+		rc = discord_json_string(b, ",\"value\":\"", f->value);
 	if (rc == 0)
-		rc = discord_add_json(field, "value",
-				      json_object_new_string(f->value));
-	if (rc == 0)
-		rc = discord_add_json(field, "inline",
-				      json_object_new_boolean(f->is_inline));
-	if (rc == 0 && json_object_array_add(array, field) == 0)
-		return 0;
-	json_object_put(field);
-	return -1;
+		rc = buf_append_str(b, f->is_inline ? ",\"inline\":true}" :
+				    ",\"inline\":false}");
+	return rc;
 }
 
 /* The fields in display order: those before the rules, the rules, the
  * rest. */
-static json_object *
-discord_fields_json(const struct discord_embed *em)
+static int
+discord_fields_write(struct buf *b, const struct discord_embed *em)
 {
-	json_object *array = json_object_new_array();
-	size_t i;
-	int rc = array != NULL ? 0 : -1;
+	size_t i, n = 0;
+	int rc = buf_append_str(b, ",\"fields\":[");
 
 	for (i = 0; i < em->rules_at && rc == 0; i++)
-		rc = discord_append_field_json(array, &em->fields[i]);
+		rc = discord_field_write(b, n++ == 0, &em->fields[i]);
 	for (i = 0; i < em->rule_field_count && rc == 0; i++)
-		rc = discord_append_field_json(array, &em->rules[i]);
+		rc = discord_field_write(b, n++ == 0, &em->rules[i]);
 	for (i = em->rules_at; i < em->field_count && rc == 0; i++)
-		rc = discord_append_field_json(array, &em->fields[i]);
-	if (rc != 0) {
-		json_object_put(array);
-		return NULL;
-	}
-	return array;
-}
-
-static json_object *
-discord_footer_json(const struct discord_embed *em)
-{
-	json_object *footer = json_object_new_object();
-
-	if (footer != NULL && discord_add_json(footer, "text",
-			json_object_new_string(em->footer)) != 0) {
-		json_object_put(footer);
-		return NULL;
-	}
-	return footer;
-}
-
-static json_object *
-discord_embed_json(const struct discord_embed *em)
-{
-	json_object *embed = json_object_new_object();
-	int rc = embed != NULL ? 0 : -1;
-
+		rc = discord_field_write(b, n++ == 0, &em->fields[i]);
 	if (rc == 0)
-		rc = discord_add_json(embed, "title",
-				      json_object_new_string(em->title));
+		rc = buf_append_str(b, "]");
+	return rc;
+}
+
+/* Appends the embed object. */
+static int
+discord_embed_write(struct buf *b, const struct discord_embed *em)
+{
+	int rc = discord_json_string(b, "{\"title\":\"", em->title);
+
 	if (rc == 0 && em->description != NULL)
-		rc = discord_add_json(embed, "description",
-				      json_object_new_string(em->description));
+		rc = discord_json_string(b, ",\"description\":\"",
+					 em->description);
 	if (rc == 0)
-		rc = discord_add_json(embed, "color",
-				      json_object_new_int(em->color));
+		rc = discord_json_int(b, ",\"color\":", em->color);
 	if (rc == 0 && em->timestamp[0] != '\0')
-		rc = discord_add_json(embed, "timestamp",
-				      json_object_new_string(em->timestamp));
+		rc = discord_json_string(b, ",\"timestamp\":\"",
+					 em->timestamp);
 	if (rc == 0 && em->field_count + em->rule_field_count > 0)
-		rc = discord_add_json(embed, "fields", discord_fields_json(em));
+		rc = discord_fields_write(b, em);
 	if (rc == 0)
-		rc = discord_add_json(embed, "footer", discord_footer_json(em));
-	if (rc != 0) {
-		json_object_put(embed);
-		return NULL;
-	}
-	return embed;
+		rc = discord_json_string(b, ",\"footer\":{\"text\":\"",
+					 em->footer);
+	if (rc == 0)
+		rc = buf_append_str(b, "}}");
+	return rc;
 }
 
 /* ---- payload ---- */
@@ -1038,49 +1193,21 @@ discord_embed_build(json_object *alert, struct discord_embed *em)
 	return em->nomem ? -1 : 0;
 }
 
-static json_object *
-discord_new_payload(json_object **embeds)
-{
-	json_object *payload = json_object_new_object();
-	json_object *mentions = json_object_new_object();
-	int rc = payload != NULL && mentions != NULL ? 0 : -1;
-
-	*embeds = NULL;
-	if (rc == 0)
-		rc = discord_add_json(payload, "username",
-				      json_object_new_string(DISCORD_USERNAME));
-	if (rc == 0)
-		rc = discord_add_json(mentions, "parse",
-				      json_object_new_array());
-	if (rc == 0) {
-		rc = discord_add_json(payload, "allowed_mentions", mentions);
-		mentions = NULL;
-	}
-	if (rc == 0)
-		rc = discord_add_json(payload, "embeds",
-				      *embeds = json_object_new_array());
-	json_object_put(mentions);
-	if (rc != 0) {
-		json_object_put(payload);
-		return NULL;
-	}
-	return payload;
-}
-
-/* Adds the embed of alert to embeds when it fits in the characters left
- * (the first embed is shrunk to fit).  Returns 1 when added, 0 when it
- * does not fit, -1 when memory is short. */
+/* Appends the embed of alert to body, after the packed embeds before it,
+ * when it fits in the characters left (the first embed is shrunk to
+ * fit).  Returns 1 when added, 0 when it does not fit, -1 when memory is
+ * short. */
 static int
-discord_pack_one(json_object *embeds, json_object *alert, size_t *total)
+discord_pack_one(struct buf *body, size_t packed, json_object *alert,
+		 size_t *total)
 {
 	struct discord_embed em;
-	json_object *embed = NULL;
 	size_t size;
 	int rc = -1;
 
 	if (discord_embed_build(alert, &em) != 0)
 		goto out;
-	if (json_object_array_length(embeds) == 0)
+	if (packed == 0)
 		discord_embed_fit(&em, DISCORD_EMBED_TOTAL_MAX);
 	size = discord_embed_size(&em);
 	if (em.nomem)
@@ -1088,12 +1215,11 @@ discord_pack_one(json_object *embeds, json_object *alert, size_t *total)
 	rc = 0;
 	if (*total + size > DISCORD_EMBED_TOTAL_MAX)
 		goto out;
-	embed = discord_embed_json(&em);
 	rc = -1;
-	if (embed == NULL || json_object_array_add(embeds, embed) != 0) {
-		json_object_put(embed);
+	if (packed > 0 && buf_append(body, ",", 1) != 0)
 		goto out;
-	}
+	if (discord_embed_write(body, &em) != 0)
+		goto out;
 	*total += size;
 	rc = 1;
 out:
@@ -1101,25 +1227,43 @@ out:
 	return rc;
 }
 
-json_object *
-discord_build_payload(json_object *const *alerts, size_t count, size_t *used)
+char *
+discord_render_payload(json_object *const *alerts, size_t count,
+		       size_t *used)
 {
-	json_object *embeds, *payload = discord_new_payload(&embeds);
+	struct buf body;
 	size_t i, total = 0;
 	int rc = 1;
 
 	*used = 0;
-	if (payload == NULL)
-		return NULL;
+	buf_init(&body, DISCORD_BODY_MAX);
+	if (buf_append_str(&body, "{\"username\":\"" DISCORD_USERNAME "\","
+			   "\"allowed_mentions\":{\"parse\":[]},"
+			   "\"embeds\":[") != 0)
+		rc = -1;
 	for (i = 0; i < count && i < DISCORD_EMBEDS_MAX && rc == 1; i++) {
-		rc = discord_pack_one(embeds, alerts[i], &total);
+		rc = discord_pack_one(&body, *used, alerts[i], &total);
 		if (rc == 1)
 			(*used)++;
 	}
+	if (rc >= 0 && buf_append_str(&body, "]}") != 0)
+		rc = -1;
 	if (rc < 0) {
-		json_object_put(payload);
+		buf_free(&body);
 		*used = 0;
 		return NULL;
 	}
+	return buf_steal(&body);
+}
+
+json_object *
+discord_build_payload(json_object *const *alerts, size_t count, size_t *used)
+{
+	char *body = discord_render_payload(alerts, count, used);
+	json_object *payload = body != NULL ? json_tokener_parse(body) : NULL;
+
+	free(body);
+	if (payload == NULL)
+		*used = 0;
 	return payload;
 }

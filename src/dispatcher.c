@@ -60,6 +60,14 @@ enum worker_phase {
 	WORKER_SENDING,		/* in delivery_send_batch */
 };
 
+/* A parsed alert document, kept with the spool row and text it came
+ * from. */
+struct dispatch_parsed {
+	int64_t row;
+	char *document;
+	json_object *doc;
+};
+
 struct dispatcher_worker {
 	struct dispatcher *owner;
 	size_t index;			/* destination number */
@@ -82,6 +90,12 @@ struct dispatcher_worker {
 	int64_t spool_error_logged_ms;
 	unsigned spool_errors_skipped;	/* repeats not logged */
 	uint64_t rng;			/* jitter only, not for secrets */
+	/* Documents of the last batch that its request did not carry,
+	 * because the Discord message was full.  They stay due, so the
+	 * next batch takes them again and reuses the parse instead of
+	 * parsing them once more. */
+	struct dispatch_parsed leftovers[DISCORD_EMBEDS_MAX];
+	size_t leftover_count;
 };
 
 struct dispatcher {
@@ -102,7 +116,8 @@ struct dispatcher {
 };
 
 /* Alerts taken from the spool for one send.  docs[k] is the parsed
- * document of items[pick[k]]. */
+ * document of items[pick[k]], or NULL once worker_keep_leftovers took
+ * it. */
 struct dispatch_batch {
 	struct spool_item items[DISCORD_EMBEDS_MAX];
 	size_t count;
@@ -407,17 +422,83 @@ batch_free(struct dispatch_batch *batch)
 	batch->parsed = 0;
 }
 
-/* Parses the documents; the ones that are not JSON objects become dead
- * letters at once.  Returns 0, or -1 after a spool error. */
+static void
+worker_drop_leftovers(struct dispatcher_worker *w)
+{
+	size_t j;
+
+	for (j = 0; j < w->leftover_count; j++) {
+		json_object_put(w->leftovers[j].doc);
+		free(w->leftovers[j].document);
+	}
+	w->leftover_count = 0;
+}
+
+/* Returns the kept parse of item, which the caller then owns, or NULL.
+ * The document text must match as well as the row, so a reused row
+ * number can never bring back another alert. */
+static json_object *
+worker_take_leftover(struct dispatcher_worker *w,
+		     const struct spool_item *item)
+{
+	struct dispatch_parsed *leftover;
+	json_object *doc;
+	size_t j;
+
+	for (j = 0; j < w->leftover_count; j++) {
+		leftover = &w->leftovers[j];
+		if (leftover->row != item->row || leftover->document == NULL ||
+		    item->document == NULL ||
+		    strcmp(leftover->document, item->document) != 0)
+			continue;
+		doc = leftover->doc;
+		free(leftover->document);
+		*leftover = w->leftovers[--w->leftover_count];
+		return doc;
+	}
+	return NULL;
+}
+
+/*
+ * Keeps the parsed documents from sent on, which the request did not
+ * carry, for the next batch.  The batch gives up its references to
+ * them and their texts.
+ */
+static void
+worker_keep_leftovers(struct dispatcher_worker *w,
+		      struct dispatch_batch *batch, size_t sent)
+{
+	struct dispatch_parsed *leftover;
+	struct spool_item *item;
+	size_t k;
+
+	worker_drop_leftovers(w);
+	for (k = sent; k < batch->parsed; k++) {
+		item = &batch->items[batch->pick[k]];
+		leftover = &w->leftovers[w->leftover_count++];
+		leftover->row = item->row;
+		leftover->document = item->document;
+		leftover->doc = batch->docs[k];
+		item->document = NULL;
+		batch->docs[k] = NULL;
+	}
+}
+
+/* Parses the documents, or takes the parse kept from the last batch.
+ * The ones that are not JSON objects become dead letters at once.
+ * Returns 0, or -1 after a spool error. */
 static int
 batch_parse(struct dispatcher_worker *w, struct dispatch_batch *batch,
 	    int64_t now_ms)
 {
 	json_object *doc;
 	size_t i;
+	int rc = 0;
 
-	for (i = 0; i < batch->count; i++) {
-		doc = parse_document(batch->items[i].document);
+	for (i = 0; i < batch->count && rc == 0; i++) {
+		doc = worker_take_leftover(w, &batch->items[i]);
+		if (doc == NULL)
+			doc = parse_document(batch->items[i].document);
 		if (doc != NULL) {
 			batch->docs[batch->parsed] = doc;
 			batch->pick[batch->parsed++] = i;
@@ -426,9 +507,11 @@ batch_parse(struct dispatcher_worker *w, struct dispatch_batch *batch,
 		if (worker_kill(w, &batch->items[i], batch->items[i].attempts,
 				now_ms, "the stored alert document is not a "
 				"JSON object") != 0)
-			return -1;
+			rc = -1;
 	}
-	return 0;
+	/* Kept documents that are no longer due are not needed. */
+	worker_drop_leftovers(w);
+	return rc;
 }
 
 /*
@@ -654,6 +737,18 @@ worker_gone(struct dispatcher_worker *w, const struct dispatch_batch *batch,
 	return worker_reject(w, batch, sent, reason, now_ms);
 }
 
+/* The number of leading alerts of batch that the request carried.  A
+ * result that counts none (no body was rendered, or it held no alert)
+ * counts the first alert, so that its outcome is recorded. */
+static size_t
+batch_sent(const struct dispatch_batch *batch,
+	   const struct delivery_result *result)
+{
+	if (result->sent == 0)
+		return 1;
+	return result->sent > batch->parsed ? batch->parsed : result->sent;
+}
+
 /* Records the outcome for the alerts the request carried; the others
  * stay due.  Returns 0, or -1 after a spool error. */
 static int
@@ -662,10 +757,8 @@ worker_record(struct dispatcher_worker *w, const struct dispatch_batch *batch,
 {
 	struct dispatcher *d = w->owner;
 	int64_t now_ms = spool_now_ms(), wait_ms;
-	size_t k, sent = result->sent;
+	size_t k, sent = batch_sent(batch, result);
 
-	if (sent == 0 || sent > batch->parsed)
-		sent = sent == 0 ? 1 : batch->parsed;
 	/* Alerts with an earlier attempt were sent again. */
 	for (k = 0; k < sent; k++)
 		if (batch->items[batch->pick[k]].attempts > 0)
@@ -721,6 +814,7 @@ worker_send(struct dispatcher_worker *w, struct dispatch_batch *batch)
 		return spool_now_ms();
 	delivery_send_batch(w->owner->delivery, w->index, batch->docs,
 			    batch->parsed, &result);
+	worker_keep_leftovers(w, batch, batch_sent(batch, &result));
 	if (!worker_enter(w, WORKER_SPOOL))
 		return spool_now_ms();
 	if (worker_record(w, batch, &result) != 0)
@@ -824,6 +918,7 @@ worker_main(void *arg)
 			break;
 		worker_sleep(w, seq, worker_step(w));
 	}
+	worker_drop_leftovers(w);
 
 	pthread_mutex_lock(&d->lock);
 	w->done = true;

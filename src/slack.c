@@ -113,12 +113,19 @@ slack_escape_char(struct buf *b, const char *s, size_t i,
 	return rc;
 }
 
+/* Bytes that slack_escape_char may change or follow with a zero-width
+ * space.  slack_escape_mode copies every other byte as it is. */
+static const bool slack_special_bytes[256] = {
+	['&'] = true, ['<'] = true, ['>'] = true, ['*'] = true,
+	['_'] = true, ['~'] = true, ['`'] = true, ['@'] = true,
+};
+
 static char *
 slack_escape_mode(const char *s, enum slack_escape_level level)
 {
 	char *clean = text_sanitize(s, s != NULL ? strlen(s) : 0);
 	struct buf out;
-	size_t i;
+	size_t i, run = 0;	/* clean[run..i) is not appended yet */
 	int rc = clean != NULL ? 0 : -1;
 
 	/* Each byte becomes at most 7 ("&gt;" or "*" between two 3-byte
@@ -126,8 +133,16 @@ slack_escape_mode(const char *s, enum slack_escape_level level)
 	buf_init(&out, clean != NULL ? strlen(clean) * 7 + 1 : 0);
 	if (rc == 0)
 		rc = buf_append(&out, "", 0);
-	for (i = 0; rc == 0 && clean[i] != '\0'; i++)
-		rc = slack_escape_char(&out, clean, i, level);
+	for (i = 0; rc == 0 && clean[i] != '\0'; i++) {
+		if (!slack_special_bytes[(unsigned char)clean[i]])
+			continue;
+		rc = buf_append(&out, clean + run, i - run);
+		if (rc == 0)
+			rc = slack_escape_char(&out, clean, i, level);
+		run = i + 1;
+	}
+	if (rc == 0)
+		rc = buf_append(&out, clean + run, i - run);
 	free(clean);
 	if (rc != 0) {
 		buf_free(&out);

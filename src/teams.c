@@ -111,6 +111,13 @@ teams_escape_char(struct buf *b, const char *s, size_t i)
 	return rc;
 }
 
+/* Bytes that teams_escape_char changes or surrounds anywhere on a line.
+ * At the start of a line every byte goes through it. */
+static const bool teams_special_bytes[256] = {
+	['\n'] = true, ['*'] = true, ['_'] = true, ['~'] = true,
+	['`'] = true, ['['] = true, [']'] = true,
+};
+
 /* Returns value cut to max code points, sanitized and escaped. */
 static char *
 teams_escape(const char *value, size_t max)
@@ -118,15 +125,24 @@ teams_escape(const char *value, size_t max)
 	char *cut = text_truncate(value != NULL ? value : "", max);
 	char *clean = cut != NULL ? text_sanitize(cut, strlen(cut)) : NULL;
 	struct buf out;
-	size_t i;
+	size_t i, run = 0;	/* clean[run..i) is not appended yet */
 	int rc = clean != NULL ? 0 : -1;
 
 	/* Each byte becomes at most 7: "*" between two zero-width spaces. */
 	buf_init(&out, clean != NULL ? strlen(clean) * 7 + 1 : 0);
 	if (rc == 0)
 		rc = buf_append(&out, "", 0);
-	for (i = 0; rc == 0 && clean[i] != '\0'; i++)
-		rc = teams_escape_char(&out, clean, i);
+	for (i = 0; rc == 0 && clean[i] != '\0'; i++) {
+		if (!teams_special_bytes[(unsigned char)clean[i]] && i > 0 &&
+		    clean[i - 1] != '\n')
+			continue;
+		rc = buf_append(&out, clean + run, i - run);
+		if (rc == 0)
+			rc = teams_escape_char(&out, clean, i);
+		run = i + 1;
+	}
+	if (rc == 0)
+		rc = buf_append(&out, clean + run, i - run);
 	free(cut);
 	free(clean);
 	if (rc != 0) {

@@ -12,15 +12,68 @@
 #define TEXT_REPLACEMENT "\xEF\xBF\xBD"	/* U+FFFD */
 #define TEXT_ELLIPSIS "\xE2\x80\xA6"		/* U+2026 */
 
+/* Counts the UTF-8 lead bytes (bytes other than 10xxxxxx) among the
+ * eight bytes of word. */
+static size_t
+text_leads_in_word(uint64_t word)
+{
+	uint64_t continuation = word & ~(word << 1) & 0x8080808080808080ULL;
+
+	/* One bit per continuation byte, moved to the low bit of its byte.
+	 * The multiplication then sums the eight bytes into the top one. */
+	return 8 - (size_t)(((continuation >> 7) *
+			     0x0101010101010101ULL) >> 56);
+}
+
+static bool
+text_is_lead(unsigned char c)
+{
+	return (c & 0xC0) != 0x80;
+}
+
 size_t
 text_length(const char *s)
 {
-	size_t n = 0;
+	size_t len = strlen(s), n = 0, i = 0;
+	uint64_t word;
 
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&word, s + i, sizeof(word));
+		n += text_leads_in_word(word);
+	}
+	for (; i < len; i++)
+		n += text_is_lead((unsigned char)s[i]);
 	return n;
+}
+
+/*
+ * Returns the offset of lead byte number skip (counting from 0) in
+ * s[0..len), or len when s has no more than skip lead bytes.  A lead
+ * byte starts a code point, so this is where code point number skip
+ * starts in valid UTF-8.
+ */
+static size_t
+text_offset_of(const char *s, size_t len, size_t skip)
+{
+	size_t i = 0, leads;
+	uint64_t word;
+
+	/* Whole words that end before the wanted lead byte. */
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&word, s + i, sizeof(word));
+		leads = text_leads_in_word(word);
+		if (leads > skip)
+			break;
+		skip -= leads;
+	}
+	for (; i < len; i++) {
+		if (!text_is_lead((unsigned char)s[i]))
+			continue;
+		if (skip == 0)
+			return i;
+		skip--;
+	}
+	return len;
 }
 
 /*
@@ -91,29 +144,77 @@ text_is_blanked(int32_t cp)
 	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
+/* Whether c is printable ASCII, newline or tab: a byte that
+ * text_append_sanitized copies as it is. */
+static bool
+text_is_kept_ascii(unsigned char c)
+{
+	return (c >= 0x20 && c < 0x7F) || c == '\n' || c == '\t';
+}
+
+/* Whether all eight bytes of word are printable ASCII (0x20-0x7E).  The
+ * first term sets a high bit exactly when some byte is below 0x20 (the
+ * usual test for a zero byte, shifted).  word itself has one for a byte
+ * from 0x80 on, and word plus one in every byte has one for 0x7F. */
+static bool
+text_word_is_printable(uint64_t word)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t found = ((word - ones * 0x20) & ~word) | word | (word + ones);
+
+	return (found & 0x8080808080808080ULL) == 0;
+}
+
+int
+text_append_sanitized(struct buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t pos = 0, run = 0, used;
+	uint64_t word;
+	int32_t cp;
+	int rc = 0;
+
+	/* Bytes that stay as they are collect in a run from p + run to
+	 * p + pos, appended in one piece before a replacement and at the
+	 * end. */
+	while (p != NULL && pos < len && rc == 0) {
+		if (pos + 8 <= len) {
+			memcpy(&word, p + pos, sizeof(word));
+			if (text_word_is_printable(word)) {
+				pos += 8;
+				continue;
+			}
+		}
+		if (text_is_kept_ascii(p[pos])) {
+			pos++;
+			continue;
+		}
+		cp = text_decode(p + pos, len - pos, &used);
+		if (cp >= 0 && !text_is_blanked(cp)) {
+			pos += used;
+			continue;
+		}
+		rc = buf_append(b, p + run, pos - run);
+		if (rc == 0)
+			rc = cp < 0 ? buf_append_str(b, TEXT_REPLACEMENT) :
+			     buf_append(b, " ", 1);
+		pos += used;
+		run = pos;
+	}
+	if (rc == 0 && pos > run)
+		rc = buf_append(b, p + run, pos - run);
+	return rc;
+}
+
 char *
 text_sanitize(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	struct buf out;
-	size_t pos = 0, used;
-	int32_t cp;
-	int rc = 0;
 
 	if (len > (SIZE_MAX - 1) / 3)
 		return NULL;
 	buf_init(&out, len * 3 + 1);
-	while (p != NULL && pos < len && rc == 0) {
-		cp = text_decode(p + pos, len - pos, &used);
-		if (cp < 0)
-			rc = buf_append_str(&out, TEXT_REPLACEMENT);
-		else if (text_is_blanked(cp))
-			rc = buf_append(&out, " ", 1);
-		else
-			rc = buf_append(&out, p + pos, used);
-		pos += used;
-	}
-	if (rc != 0) {
+	if (text_append_sanitized(&out, s, len) != 0) {
 		buf_free(&out);
 		return NULL;
 	}
@@ -123,21 +224,21 @@ text_sanitize(const char *s, size_t len)
 char *
 text_truncate(const char *s, size_t max_chars)
 {
-	size_t count = 0, end = 0;
+	size_t len = strlen(s), end;
 	char *out;
 
-	if (text_length(s) <= max_chars)
+	/* A code point takes at least one byte. */
+	if (len <= max_chars)
 		return strdup(s);
 	if (max_chars == 0)
-		return strdup("");
+		return strdup(text_offset_of(s, len, 0) < len ? "" : s);
 
-	/* Keep max_chars - 1 code points, then the ellipsis. */
-	while (s[end] != '\0') {
-		if (((unsigned char)s[end] & 0xC0) != 0x80 &&
-		    count++ == max_chars - 1)
-			break;
-		end++;
-	}
+	/* Keep max_chars - 1 code points, then the ellipsis, when code
+	 * point number max_chars (from 0) exists. */
+	end = text_offset_of(s, len, max_chars - 1);
+	if (end == len || text_offset_of(s + end + 1, len - end - 1, 0) ==
+	    len - end - 1)
+		return strdup(s);
 	out = malloc(end + sizeof(TEXT_ELLIPSIS));
 	if (out == NULL)
 		return NULL;

@@ -52,6 +52,24 @@ static const struct escape_case escape_cases[] = {
 	{ "invalid byte", "a\xFF", "a\xEF\xBF\xBD" },
 	{ "newline kept", "a\nb", "a\nb" },
 	{ "timestamp markup", "<t:1:R>", "\\<t:1:R>" },
+	{ "tab before heading", "\t# a", "\t# a" },
+	{ "control before heading", "\x01# a", " # a" },
+	{ "heading after spaces and newline", "a\n   # b", "a\n   \\# b" },
+	{ "quote after quote", ">> q", "\\>> q" },
+	{ "markup after multibyte", "\xC3\xA9*\xC3\xA9",
+	  "\xC3\xA9\\*\xC3\xA9" },
+	{ "cut sequence before markup", "\xE2\x80*", "\xEF\xBF\xBD\\*" },
+	{ "cut sequence before mention", "\xE2\x80@here",
+	  "\xEF\xBF\xBD@" ZWSP "here" },
+	{ "invalid byte after at", "@\xFF" "everyone",
+	  "@\xEF\xBF\xBD" "everyone" },
+	{ "mention after newline", "a\n@here", "a\n@" ZWSP "here" },
+	{ "mention inside word", "x@everyone", "x@" ZWSP "everyone" },
+	{ "lone at", "@", "@" },
+	{ "long plain run", "abcdefghijklmnopqrstuvwxyz0123456789*end",
+	  "abcdefghijklmnopqrstuvwxyz0123456789\\*end" },
+	{ "every markup byte twice", "\\\\**__~~``||[[]]<<",
+	  "\\\\\\\\\\*\\*\\_\\_\\~\\~\\`\\`\\|\\|\\[\\[\\]\\]\\<\\<" },
 };
 
 static void
@@ -809,6 +827,76 @@ test_how_and_root(void)
 	json_object_put(alert);
 }
 
+/* ---- JSON text ---- */
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* discord_render_payload writes the bytes that json-c writes for the
+ * payload discord_build_payload returns, and packs as many alerts. */
+static void
+check_render(json_object *const *alerts, size_t count, const char *name)
+{
+	json_object *payload;
+	size_t built = 99, rendered = 98;
+	char *text;
+
+	payload = discord_build_payload(alerts, count, &built);
+	text = discord_render_payload(alerts, count, &rendered);
+	ok(payload != NULL, "%s: payload built", name);
+	ok(text != NULL, "%s: text rendered", name);
+	is_int(rendered, built, "%s: same alerts packed", name);
+	is_str(text, payload != NULL ?
+	       json_object_to_json_string_ext(payload, JSON_FLAGS) : NULL,
+	       "%s: bytes as json-c writes them", name);
+	json_object_put(payload);
+	free(text);
+}
+
+/* Every byte from 0x01 to 0xFF in the values that reach the payload
+ * without escaping or sanitizing: the event name and the local time. */
+static void
+test_render_all_bytes(void)
+{
+	json_object *alert = parse(sg_alert_json);
+	char bytes[256];
+	int i;
+
+	for (i = 1; i < 256; i++)
+		bytes[i - 1] = (char)i;
+	bytes[255] = '\0';
+	set_str(member(alert, "event"), "name", bytes);
+	set_str(alert, "occurred_at_local", bytes);
+	set_str(alert, "timezone", "Asia/Seoul");
+	set_str(alert, "summary", bytes);
+	check_render(&alert, 1, "render all bytes");
+	json_object_put(alert);
+}
+
+static void
+test_render_matches_build(void)
+{
+	json_object *alerts[12];
+	char *text = repeat("\\\"/\n\t<@x>", 900);
+	size_t i;
+
+	for (i = 0; i < 12; i++)
+		alerts[i] = parse(i % 3 == 0 ? sg_alert_json :
+				  generic_alert_json);
+	check_render(alerts, 1, "render one");
+	check_render(alerts, 12, "render twelve");
+	check_render(alerts, 0, "render none");
+	set_str(alerts[1], "text", text);
+	set_str(alerts[2], "title", "quote \" backslash \\ slash /");
+	check_render(alerts, 12, "render escaped text");
+	check_render(alerts + 1, 11, "render first shrunk");
+	for (i = 0; i < 12; i++)
+		json_object_put(alerts[i]);
+	alerts[0] = big_sg_alert(500, 300);
+	check_render(alerts, 1, "render big");
+	json_object_put(alerts[0]);
+	free(text);
+}
+
 /* ---- packing ---- */
 
 static void
@@ -911,5 +999,7 @@ main(void)
 	test_pack_small();
 	test_pack_ten();
 	test_pack_drain();
+	test_render_all_bytes();
+	test_render_matches_build();
 	return tap_done();
 }

@@ -296,6 +296,7 @@ struct loopback {
 	size_t posts;
 	char wait_arg[16];		/* query "wait" of the last POST */
 	char *last_body;
+	struct buf bodies;		/* every POST body, one a line */
 	unsigned delay_ms;		/* before each response */
 };
 
@@ -315,6 +316,7 @@ server_script(const struct reply *script, size_t len)
 	server.wait_arg[0] = '\0';
 	free(server.last_body);
 	server.last_body = NULL;
+	buf_reset(&server.bodies);
 	pthread_mutex_unlock(&server.lock);
 }
 
@@ -358,6 +360,9 @@ server_record(struct MHD_Connection *conn, const struct buf *body,
 		 wait != NULL ? wait : "");
 	free(server.last_body);
 	server.last_body = strdup(body->data != NULL ? body->data : "");
+	if (body->data != NULL)
+		buf_append(&server.bodies, body->data, body->len);
+	buf_append(&server.bodies, "\n", 1);
 	pthread_mutex_unlock(&server.lock);
 	return a;
 }
@@ -446,6 +451,7 @@ server_start(void)
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	pthread_mutex_init(&server.lock, NULL);
+	buf_init(&server.bodies, 8 << 20);
 	server_script(&ok_reply, 1);
 	server.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 		MHD_USE_ERROR_LOG, 0, NULL, NULL, server_handle, NULL,
@@ -465,6 +471,7 @@ server_stop(void)
 	MHD_stop_daemon(server.daemon);
 	free(server.last_body);
 	server.last_body = NULL;
+	buf_free(&server.bodies);
 	pthread_mutex_destroy(&server.lock);
 }
 
@@ -532,12 +539,13 @@ fixture_init(struct fixture *f)
 	return f->delivery != NULL ? 0 : -1;
 }
 
+/* Alert number n with text as its message text. */
 static char *
-alert_text(unsigned n)
+alert_text_with(unsigned n, const char *text)
 {
 	struct buf b;
 
-	buf_init(&b, 4096);
+	buf_init(&b, 1 << 16);
 	buf_printf(&b,
 		"{\"schema\":\"snsrelay.alert/1\",\"alert_id\":\"sns:m-%u\","
 		"\"kind\":\"notification\",\"severity\":\"info\","
@@ -548,8 +556,17 @@ alert_text(unsigned n)
 		"\"topic_arn\":\"arn:aws:sns:us-east-1:111122223333:t\","
 		"\"subject\":null,\"timestamp\":\"2024-05-01T10:00:05.123Z\","
 		"\"type\":\"Notification\"},\"format\":\"text\","
-		"\"text\":\"short text %u\"}", n, n, n, n, n);
+		"\"text\":\"%s\"}", n, n, n, n, text);
 	return buf_steal(&b);
+}
+
+static char *
+alert_text(unsigned n)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "short text %u", n);
+	return alert_text_with(n, text);
 }
 
 static json_object *
@@ -847,10 +864,10 @@ count_state(struct spool *spool, const char *state)
 	return n;
 }
 
+/* Stores doc, the document of alert number n, for dest, and frees doc. */
 static int
-put_alert(struct spool *spool, unsigned n, const char *dest)
+put_document(struct spool *spool, unsigned n, const char *dest, char *doc)
 {
-	char *doc = alert_text(n);
 	char id[32], message_id[32];
 	bool duplicate = false;
 	struct err e;
@@ -864,6 +881,12 @@ put_alert(struct spool *spool, unsigned n, const char *dest)
 		diag("spool_put: %s", e.msg);
 	free(doc);
 	return rc;
+}
+
+static int
+put_alert(struct spool *spool, unsigned n, const char *dest)
+{
+	return put_document(spool, n, dest, alert_text(n));
 }
 
 /* Waits up to ms for count_state(state) to reach want. */
@@ -990,6 +1013,75 @@ out:
 	spool_fixture_stop(&sf);
 }
 
+/* How many POST bodies so far carried the embed of alert n. */
+static size_t
+posts_with_alert(unsigned n)
+{
+	char title[64];
+	const char *p;
+	size_t count = 0;
+
+	snprintf(title, sizeof(title), "\"title\":\"[INFO] Notification %u\"",
+		 n);
+	pthread_mutex_lock(&server.lock);
+	p = server.bodies.data;
+	while (p != NULL && (p = strstr(p, title)) != NULL) {
+		count++;
+		p++;
+	}
+	pthread_mutex_unlock(&server.lock);
+	return count;
+}
+
+/*
+ * Alerts of about 2500 characters: a Discord message takes two, so each
+ * batch of due alerts leaves some for the next one.  The first message
+ * fails once.  Every alert is still sent, and sent again only after the
+ * failure.
+ */
+static void
+test_dispatcher_leftovers(struct fixture *f)
+{
+	static const struct reply script[] = {
+		{ 500, "text/plain", "down", { NULL } },
+		{ 200, "application/json", "{}", { NULL } },
+	};
+	struct spool_fixture sf;
+	struct dispatcher *d = NULL;
+	char text[2501];
+	unsigned n;
+	struct err e;
+
+	if (spool_fixture_start(&sf) != 0) {
+		ok(0, "dispatcher leftovers: spool started");
+		goto out;
+	}
+	server_script(script, 2);
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	for (n = 1; n <= 7; n++)
+		put_document(sf.spool, n, "discord", alert_text_with(n, text));
+	d = dispatcher_start(sf.spool, f->delivery, &fast_options, &e);
+	if (d == NULL) {
+		ok(0, "dispatcher leftovers: started");
+		goto out;
+	}
+	is_int(wait_for_state(sf.spool, "delivered", 7, 10000), 7,
+	       "dispatcher leftovers: all delivered");
+	is_int(server_posts(), 5,
+	       "dispatcher leftovers: one failure and four messages");
+	is_int(posts_with_alert(1), 2, "dispatcher leftovers: 1 sent twice");
+	is_int(posts_with_alert(2), 2, "dispatcher leftovers: 2 sent twice");
+	for (n = 3; n <= 7; n++)
+		is_int(posts_with_alert(n), 1,
+		       "dispatcher leftovers: %u sent once", n);
+	is_int(count_state(sf.spool, "pending"), 0,
+	       "dispatcher leftovers: nothing pending");
+out:
+	dispatcher_stop(d, 2000);
+	spool_fixture_stop(&sf);
+}
+
 static int64_t
 elapsed_ms(const struct timespec *since)
 {
@@ -1075,6 +1167,7 @@ main(void)
 	test_dispatcher_retries(&f);
 	test_dispatcher_gone(&f);
 	test_dispatcher_rate_limited(&f);
+	test_dispatcher_leftovers(&f);
 	test_dispatcher_stop_grace(&f);
 
 	delivery_free(f.delivery);

@@ -524,6 +524,12 @@ static const struct escape_case escape_cases[] = {
 	{ "invalid utf8", "a\xFF" "b", "a" FFFD "b" },
 	{ "control", "a\x01" "b", "a b" },
 	{ "empty", "", "" },
+	{ "entities between runs", "first part & second < third > end&",
+	  "first part &amp; second &lt; third &gt; end&amp;" },
+	{ "entities only", "&&<<>>", "&amp;&amp;&lt;&lt;&gt;&gt;" },
+	{ "broadcast at end", "tell @here", "tell @" ZWSP "here" },
+	{ "invalid byte in a run", "abcdefgh\xFFijklmnop&",
+	  "abcdefgh" FFFD "ijklmnop&amp;" },
 };
 
 static void
@@ -541,6 +547,80 @@ test_slack_escape(void)
 	got = slack_escape(NULL);
 	is_str(got, "", "slack_escape: NULL");
 	free(got);
+}
+
+/* ---- mrkdwn and Teams markdown ---- */
+
+struct markup_case {
+	const char *name;
+	const char *in;
+	const char *slack;	/* the summary section's mrkdwn */
+	const char *teams;	/* the summary TextBlock's text */
+};
+
+#define Z ZWSP
+
+static const struct markup_case markup_cases[] = {
+	{ "plain", "plain words only", "plain words only",
+	  "plain words only" },
+	{ "emphasis", "a*b", "a" Z "*" Z "b", "a" Z "*" Z "b" },
+	{ "intraword underscore", "snake_case_name", "snake_case_name",
+	  "snake_case_name" },
+	{ "leading underscore", "_lead", Z "_" Z "lead", Z "_" Z "lead" },
+	{ "quote and entities", "> quote & <tag>",
+	  Z "&gt; quote &amp; &lt;tag" Z "&gt;",
+	  Z "> quote & <tag>" },
+	{ "broadcast", "@channel now", "@" Z "channel now",
+	  "@channel now" },
+	{ "multibyte around markup", "\xC3\xA9*\xED\x95\x9C_x",
+	  "\xC3\xA9" Z "*" Z "\xED\x95\x9C" Z "_" Z "x",
+	  "\xC3\xA9" Z "*" Z "\xED\x95\x9C" Z "_" Z "x" },
+	{ "list and heading", "- item\n# head", "- item\n# head",
+	  Z "- item\n\n" Z "# head" },
+	{ "numbered items", "1. one\n10) ten", "1. one\n10) ten",
+	  Z "1. one\n\n" Z "10) ten" },
+	{ "quote after newline", "x\n> q", "x\n" Z "&gt; q",
+	  "x\n\n" Z "> q" },
+	{ "link brackets", "[link](u)", "[link](u)",
+	  Z "[" Z "link" Z "]" Z "(u)" },
+	{ "star item", "* star", Z "*" Z " star", Z Z "*" Z " star" },
+};
+
+#undef Z
+
+/* The summary of a generic alert as Slack's first section and as the
+ * Teams TextBlock after the title. */
+static void
+test_markup_case(const struct markup_case *c)
+{
+	json_object *alert = json_object_new_object();
+	json_object *slack, *teams, *section, *card, *block;
+
+	json_object_object_add(alert, "summary",
+			       json_object_new_string(c->in));
+	slack = slack_build_payload(alert);
+	teams = teams_build_payload(alert);
+	section = json_object_array_get_idx(member(slack, "blocks"), 1);
+	is_str(json_object_get_string(member(member(section, "text"),
+					     "text")),
+	       c->slack, "slack mrkdwn: %s", c->name);
+	card = member(json_object_array_get_idx(member(teams, "attachments"),
+						0), "content");
+	block = json_object_array_get_idx(member(card, "body"), 1);
+	is_str(json_object_get_string(member(block, "text")), c->teams,
+	       "teams markdown: %s", c->name);
+	json_object_put(slack);
+	json_object_put(teams);
+	json_object_put(alert);
+}
+
+static void
+test_markup(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(markup_cases) / sizeof(markup_cases[0]); i++)
+		test_markup_case(&markup_cases[i]);
 }
 
 /* ---- links, access and root ---- */
@@ -855,6 +935,7 @@ main(void)
 	test_other_kinds();
 	test_korean(dir);
 	test_slack_escape();
+	test_markup();
 	test_links_how_root();
 	test_hostile(0, "hostile no rules");
 	test_hostile(1, "hostile one rule");

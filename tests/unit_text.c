@@ -1,9 +1,11 @@
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "snsrelay/buf.h"
 #include "snsrelay/text.h"
 
 #include "tap.h"
@@ -33,6 +35,63 @@ test_length(void)
 	for (i = 0; i < sizeof(length_cases) / sizeof(length_cases[0]); i++)
 		is_int(text_length(length_cases[i].s), length_cases[i].want,
 		       "length %s", length_cases[i].name);
+}
+
+/* UTF-8 units for the long-string tests, which cross the eight-byte
+ * words that text_length and text_truncate read at once. */
+struct unit_case {
+	const char *name;
+	const char *unit;
+	size_t code_points;
+};
+
+static const struct unit_case unit_cases[] = {
+	{ "ascii", "a", 1 },
+	{ "two-byte", "\xC3\xA9", 1 },
+	{ "three-byte", "\xED\x95\x9C", 1 },
+	{ "four-byte", "\xF0\x9F\x98\x80", 1 },
+	{ "mixed", "a\xC3\xA9\xF0\x9F\x98\x80-\xED\x95\x9C", 5 },
+};
+
+/* Returns prefix ASCII bytes followed by count copies of unit. */
+static char *
+unit_string(const char *unit, size_t prefix, size_t count)
+{
+	struct buf b;
+	size_t i;
+
+	buf_init(&b, 1 << 20);
+	buf_append(&b, "", 0);
+	for (i = 0; i < prefix; i++)
+		buf_append(&b, "p", 1);
+	for (i = 0; i < count; i++)
+		buf_append_str(&b, unit);
+	return buf_steal(&b);
+}
+
+static void
+test_length_long(void)
+{
+	const struct unit_case *c;
+	size_t i, prefix, count, bad;
+	char *s;
+
+	for (i = 0; i < sizeof(unit_cases) / sizeof(unit_cases[0]); i++) {
+		c = &unit_cases[i];
+		bad = 0;
+		for (prefix = 0; prefix < 8; prefix++) {
+			for (count = 0; count < 40; count++) {
+				s = unit_string(c->unit, prefix, count);
+				if (text_length(s) !=
+				    prefix + count * c->code_points)
+					bad++;
+				free(s);
+			}
+		}
+		is_int(bad, 0, "length of long %s strings", c->name);
+	}
+	is_int(text_length("\x80\x80\x80\x80\x80\x80\x80\x80\x80" "a"), 1,
+	       "length skips stray continuation bytes");
 }
 
 struct sanitize_case {
@@ -88,6 +147,56 @@ test_sanitize(void)
 	out = text_sanitize(NULL, 0);
 	is_str(out, "", "sanitize NULL gives empty");
 	free(out);
+}
+
+/* Each case sanitizes the same after 0 to 9 ASCII bytes and before 9,
+ * wherever its bytes fall in the eight-byte words read at once. */
+static void
+test_sanitize_offsets(void)
+{
+	const struct sanitize_case *c;
+	char in[128], want[128];
+	size_t i, k, bad;
+	char *out;
+
+	for (i = 0; i < sizeof(sanitize_cases) / sizeof(sanitize_cases[0]);
+	     i++) {
+		c = &sanitize_cases[i];
+		bad = 0;
+		for (k = 0; k < 10; k++) {
+			memset(in, 'x', k);
+			memcpy(in + k, c->in, c->len);
+			memcpy(in + k + c->len, "yyyyyyyyy", 9);
+			snprintf(want, sizeof(want), "%.*s%syyyyyyyyy",
+				 (int)k, "xxxxxxxxxx", c->want);
+			out = text_sanitize(in, k + c->len + 9);
+			if (out == NULL || strcmp(out, want) != 0)
+				bad++;
+			free(out);
+		}
+		is_int(bad, 0, "sanitize %s at every offset", c->name);
+	}
+}
+
+static void
+test_append_sanitized(void)
+{
+	struct buf b;
+
+	buf_init(&b, 64);
+	buf_append_str(&b, "kept ");
+	is_int(text_append_sanitized(&b, "a\x01\xFF" "b", 4), 0,
+	       "append sanitized: appended");
+	is_str(b.data, "kept a " FFFD "b", "append sanitized: after content");
+	is_int(text_append_sanitized(&b, NULL, 0), 0,
+	       "append sanitized: NULL appends nothing");
+	is_int((int)b.len, 11, "append sanitized: length");
+	buf_free(&b);
+
+	buf_init(&b, 4);
+	is_int(text_append_sanitized(&b, "abc\xFF", 4), -1,
+	       "append sanitized: maximum reached");
+	buf_free(&b);
 }
 
 /* Every byte string of length 2 sanitizes to text that sanitizes to
@@ -152,6 +261,64 @@ test_truncate(void)
 		   "truncate %s within max", c->name);
 		free(out);
 	}
+}
+
+/* The text_truncate result computed one byte at a time. */
+static char *
+truncate_slowly(const char *s, size_t max)
+{
+	size_t i, count = 0, len = strlen(s);
+	struct buf b;
+
+	for (i = 0; i < len; i++)
+		count += ((unsigned char)s[i] & 0xC0) != 0x80;
+	if (count <= max)
+		return strdup(s);
+	buf_init(&b, len + 4);
+	buf_append(&b, "", 0);
+	for (i = 0, count = 0; max > 0 && i < len; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80 &&
+		    ++count == max)
+			break;
+		buf_append(&b, s + i, 1);
+	}
+	if (max > 0)
+		buf_append_str(&b, "\xE2\x80\xA6");
+	return buf_steal(&b);
+}
+
+static void
+test_truncate_long(void)
+{
+	const struct unit_case *c;
+	size_t i, prefix, count, max, bad;
+	char *s, *got, *want;
+
+	for (i = 0; i < sizeof(unit_cases) / sizeof(unit_cases[0]); i++) {
+		c = &unit_cases[i];
+		bad = 0;
+		for (prefix = 0; prefix < 8; prefix++) {
+			for (count = 0; count < 24; count++) {
+				s = unit_string(c->unit, prefix, count);
+				for (max = 0; max <= prefix + count *
+				     c->code_points + 1; max++) {
+					got = text_truncate(s, max);
+					want = truncate_slowly(s, max);
+					if (got == NULL ||
+					    strcmp(got, want) != 0)
+						bad++;
+					free(got);
+					free(want);
+				}
+				free(s);
+			}
+		}
+		is_int(bad, 0, "truncate long %s strings", c->name);
+	}
+	s = text_truncate("\x80\x80\x80\x80\x80\x80\x80\x80\x80", 0);
+	is_str(s, "\x80\x80\x80\x80\x80\x80\x80\x80\x80",
+	       "truncate stray continuation bytes to 0");
+	free(s);
 }
 
 struct time_case {
@@ -222,9 +389,13 @@ int
 main(void)
 {
 	test_length();
+	test_length_long();
 	test_sanitize();
+	test_sanitize_offsets();
+	test_append_sanitized();
 	test_sanitize_idempotent();
 	test_truncate();
+	test_truncate_long();
 	test_parse_time();
 	test_format_time();
 	return tap_done();

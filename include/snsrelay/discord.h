@@ -21,10 +21,21 @@ char *discord_escape(const char *s);
  * alerts[0..count).  Packs consecutive alerts, one embed each, while the
  * message stays within 10 embeds and 6000 characters; *used receives how
  * many were packed (at least 1 when count >= 1, because a single alert is
- * shortened to fit).  Sets allowed_mentions to parse nothing.  Returns
- * NULL when memory is short.
+ * shortened to fit).  Sets allowed_mentions to parse nothing.  The
+ * payload is the text of discord_render_payload, parsed.  Returns NULL
+ * when memory is short.
  */
 json_object *discord_build_payload(json_object *const *alerts, size_t count,
 				   size_t *used);
+
+/*
+ * Returns the body that discord_build_payload describes as JSON text,
+ * written directly without json-c objects.  Its bytes are those that
+ * json_object_to_json_string_ext gives for that payload with
+ * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE.  free() it.
+ * Returns NULL when memory is short.
+ */
+char *discord_render_payload(json_object *const *alerts, size_t count,
+			     size_t *used);
 
 #endif

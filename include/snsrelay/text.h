@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "snsrelay/buf.h"
+
 /* Size of a buffer for text_format_time: "2024-10-30T19:54:35Z" + NUL. */
 #define TEXT_TIME_SIZE 21
 
@@ -23,6 +25,11 @@ size_t text_length(const char *s);
  * Returns NULL when memory is short.
  */
 char *text_sanitize(const char *s, size_t len);
+
+/* Appends s[0..len) to b as text_sanitize returns it.  A NULL s appends
+ * nothing.  Returns 0, or -1 when b's maximum is reached or memory is
+ * short, and b may then hold part of the text. */
+int text_append_sanitized(struct buf *b, const char *s, size_t len);
 
 /*
  * Returns a new copy of s shortened to at most max_chars code points; a
