@@ -673,10 +673,14 @@ alert_fill_generic_head(bool *nomem, json_object *parts,
 		       format == ALERT_FORMAT_ALARM ?
 		       alert_alarm_severity(state) : "info", ALERT_ID_MAX);
 	buf_init(&b, 4 * ALERT_VALUE_MAX);
+	/* Only the start of a long Subject can reach the title, and a
+	 * sequence cut at the end is beyond ALERT_TITLE_MAX code points. */
 	if (msg->subject.str != NULL && msg->subject.len > 0)
 		alert_add_built(nomem, parts, "title", &b,
 				buf_append(&b, msg->subject.str,
-					   msg->subject.len), ALERT_TITLE_MAX);
+					   msg->subject.len < b.max ?
+					   msg->subject.len : b.max),
+				ALERT_TITLE_MAX);
 	else
 		alert_add_built(nomem, parts, "title", &b,
 				alert_write_title(&b, obj, format, topic, lang),

@@ -190,13 +190,16 @@ sg_member(json_object *obj, const char *key)
 {
 	char twin[64];
 	json_object *val = NULL;
+	size_t len;
 
 	if (!json_object_is_type(obj, json_type_object))
 		return NULL;
 	if (json_object_object_get_ex(obj, key, &val))
 		return val;
-	if (snprintf(twin, sizeof(twin), "%s", key) >= (int)sizeof(twin))
+	len = strlen(key);
+	if (len >= sizeof(twin))
 		return NULL;
+	memcpy(twin, key, len + 1);
 	twin[0] = (char)toupper((unsigned char)twin[0]);
 	if (json_object_object_get_ex(obj, twin, &val))
 		return val;

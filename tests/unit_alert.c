@@ -1656,6 +1656,31 @@ test_subject(void)
 	json_object_put(alert);
 }
 
+/* A Subject longer than the title's working buffer still gives an alert;
+ * the Korean text puts a multi-byte sequence across the cut. */
+static void
+test_long_subject(void)
+{
+	char subject[6001];
+	json_object *alert;
+	size_t i;
+
+	subject[0] = 'x';
+	for (i = 1; i + 3 <= sizeof(subject) - 1; i += 3)
+		memcpy(subject + i, "\xea\xb2\xbd", 3);	/* U+ACBD */
+	subject[i] = '\0';
+	alert = alert_of_bytes("body", 4, subject);
+	ok(alert != NULL, "long subject: alert built");
+	ok(path_str(alert, "title") != NULL &&
+	   strncmp(path_str(alert, "title"), "x\xea\xb2\xbd", 4) == 0,
+	   "long subject: title starts with the Subject");
+	ok(path_str(alert, "title") != NULL &&
+	   strlen(path_str(alert, "title")) < 256 * 3 + 4,
+	   "long subject: title shortened");
+	ok(alert_is_valid_utf8(alert), "long subject: valid UTF-8");
+	json_object_put(alert);
+}
+
 static void
 test_nul_in_message(void)
 {
@@ -2110,6 +2135,7 @@ main(void)
 	test_deep_member();
 	test_plain_text();
 	test_subject();
+	test_long_subject();
 	test_nul_in_message();
 	test_alarm();
 	test_other_eventbridge();
