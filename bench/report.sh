@@ -128,6 +128,14 @@ report() {
 		printf '\n'
 	fi
 
+	if [ -s "$TMP/stages" ]; then
+		printf '### Steps of one notification (bench/stages, one thread)\n\n'
+		cat "$TMP/stages"
+		printf '\nverify includes rsa.  The relay also spends CPU time on HTTP,\n'
+		printf 'threads, the spool and its fsync, and curl, which no step\n'
+		printf 'here contains; compare with CPU µs/msg above.\n\n'
+	fi
+
 	printf '### snsrelay deliveries\n\n'
 	printf '| conns | requests | delivered / stored | drain s |\n'
 	printf '|---|---|---|---|\n'

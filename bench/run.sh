@@ -7,8 +7,8 @@
 #
 # Usage: bench/run.sh [BUILD_DIR]        (or: make bench)
 #
-# BUILD_DIR contains snsrelay, snsrelay-sign and tests/mock_server (make, then
-# make tests/mock_server).  Default: ./build-check, else ./build.
+# BUILD_DIR contains snsrelay, snsrelay-sign, tests/mock_server and
+# bench/stages (make bench builds them).  Default: ./build-check, else ./build.
 # Needs bash, wrk, jq, openssl, curl, awk, node and npm
 # (tools/install-deps.sh --bench installs them), and perf with
 # BENCH_PROFILE=1.  The first run installs sns-validator 0.3.5 with npm ci
@@ -35,6 +35,10 @@
 #      alert_delivered log line;
 #   6. with BENCH_PROFILE=1, one more relay run under perf record.
 #
+# Between steps 3 and 4, bench/stages times each step of a notification
+# (parse, verify, RSA alone, alert, serialize, Discord payload) in one
+# thread without HTTP or the spool.
+#
 # Environment (defaults in brackets):
 #   BENCH_N [30000]            signed bodies
 #   BENCH_CONNS ["1 8 32 64"]  wrk connection counts, one run per server each
@@ -54,6 +58,8 @@
 #                              files (except *-fragment-*) are used in turn
 #   BENCH_PROFILE [0]          1 adds a relay run under perf record
 #   BENCH_PROFILE_CONNS [32]   connection count of that run
+#   BENCH_STAGES_N [3000]      bodies that bench/stages times step by
+#                              step in one thread; 0 skips it
 #   BENCH_RESULTS [BUILD_DIR/bench-results]  where the report goes
 #   BENCH_KEEP_TMP [0]         1 keeps the temporary directory
 #
@@ -86,6 +92,7 @@ SPOOL_DIR=${BENCH_SPOOL_DIR:-}
 DELIVER=${BENCH_DELIVER:-1}
 PROFILE=${BENCH_PROFILE:-0}
 PROFILE_CONNS=${BENCH_PROFILE_CONNS:-32}
+STAGES_N=${BENCH_STAGES_N:-3000}
 
 # The version the comparison is pinned to; bench/node/package-lock.json
 # names the same one.
@@ -132,9 +139,9 @@ check_tools() {
 		command -v perf >/dev/null 2>&1 ||
 			die "perf not found; install linux-perf, or unset BENCH_PROFILE"
 	fi
-	for f in snsrelay snsrelay-sign tests/mock_server; do
+	for f in snsrelay snsrelay-sign tests/mock_server bench/stages; do
 		[ -x "$BUILD/$f" ] ||
-			die "$BUILD/$f is missing; run make and make tests/mock_server in $BUILD"
+			die "$BUILD/$f is missing; run make bench, or make and make tests/mock_server bench/stages, in $BUILD"
 	done
 	[ -e "$EVENTS" ] || die "BENCH_EVENTS: $EVENTS not found"
 	[ -z "$SPOOL_DIR" ] || [ -d "$SPOOL_DIR" ] ||
@@ -733,6 +740,18 @@ run_profile() {
 	note "profile in $RESULTS/perf-flat.txt and perf-callgraph.txt"
 }
 
+# run_stages: bench/stages over the first BENCH_STAGES_N bodies, into
+# $TMP/stages.  It times each step of a notification in one thread,
+# without HTTP or the spool, for the "Where the time goes" table.
+run_stages() {
+	[ "$STAGES_N" -gt 0 ] || return 0
+	awk -v n="$STAGES_N" 'BEGIN { RS = "\036\n"; ORS = "\036\n" }
+		NR <= n' "$TMP/bodies" >"$TMP/stage-bodies"
+	"$BUILD/bench/stages" --bodies "$TMP/stage-bodies" \
+		--cert "$TMP/pki/certs/$PKI_GOOD_CERT" >"$TMP/stages" 2>&1 ||
+		die "bench/stages failed: $(cat "$TMP/stages")"
+}
+
 main() {
 	local c
 
@@ -748,6 +767,8 @@ main() {
 	sign_bodies
 	note "signed in $SIGN_SECONDS s"
 	check_verification
+	note "timing the steps of $STAGES_N notifications in one thread"
+	run_stages
 	LOAD_MEASURE=$(cut -d' ' -f1-3 /proc/loadavg)
 	: >"$TMP/rows"
 	: >"$TMP/relay-table"
