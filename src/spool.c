@@ -44,6 +44,23 @@
 #define SPOOL_FAILURE_LOG_INTERVAL_MS 10000
 /* Bytes of a path quoted in an error message, so the advice fits. */
 #define SPOOL_PATH_SHOWN "100"
+/*
+ * Growth of the WAL, in pages, after which a connection runs a PASSIVE
+ * checkpoint.  It replaces SQLite's automatic checkpoint on both
+ * connections, whose default limit it keeps.  The automatic one runs
+ * inside the COMMIT that reaches the limit, and every put of a batch
+ * waits for the writer's COMMIT, so the writer runs its checkpoint after
+ * it has handed the batch's puts their results instead.  The automatic one also runs again after
+ * every commit until SQLite can write the WAL from its beginning again,
+ * which needs the whole WAL copied and no other connection reading.
+ * Run after the batch, that rule made 143 checkpoints instead of 13 for
+ * the 3000 alerts of the callgrind benchmark, so each connection here
+ * waits until the WAL has grown by as much again (see spool_wal_due).
+ */
+#define SPOOL_CHECKPOINT_PAGES 1000
+/* Maximum URLs whose SHA-256 is cached.  With more destinations than
+ * this, the lookups stay correct but hash a URL more often. */
+#define SPOOL_URL_HASHES 16
 
 enum spool_open_mode {
 	SPOOL_OPEN_CREATE,	/* writer: create a new file, full check */
@@ -57,6 +74,38 @@ enum spool_fault {
 	SPOOL_FAULT_CORRUPT,
 	SPOOL_FAULT_UNAVAILABLE,
 	SPOOL_FAULT_OTHER,
+};
+
+/*
+ * Statements that run for every alert.  Each connection prepares them
+ * once (SQLITE_PREPARE_PERSISTENT) and finalizes them when it closes,
+ * because parsing them again for every use cost more than running them.
+ */
+enum spool_stmt_id {
+	SPOOL_STMT_BEGIN,
+	SPOOL_STMT_COMMIT,
+	SPOOL_STMT_INSERT_ALERT,
+	SPOOL_STMT_INSERT_DELIVERY,
+	SPOOL_STMT_DUE_ITEMS,
+	SPOOL_STMT_NEXT_LATER,
+	SPOOL_STMT_MARK_DELIVERED,
+	SPOOL_STMT_MARK_RETRY,
+	SPOOL_STMT_MARK_DEAD,
+	SPOOL_STMT_DISABLED,
+	SPOOL_STMT_COUNT
+};
+
+/* Checkpoint state of one connection. */
+struct spool_wal {
+	int pages;			/* WAL pages after its last commit */
+	int checkpointed;		/* WAL pages at its last checkpoint */
+	int64_t logged_ms;		/* last spool_wal_checkpoint_failed */
+};
+
+/* A URL and the hex SHA-256 that the destinations table stores for it. */
+struct spool_url_hash {
+	char *url;
+	char hex[65];
 };
 
 /* One spool_put waiting for the writer, on the caller's stack. */
@@ -103,6 +152,8 @@ struct spool {
 
 	/* Owned by the writer thread while it runs. */
 	sqlite3 *wdb;
+	sqlite3_stmt *wdb_stmts[SPOOL_STMT_COUNT];
+	struct spool_wal wdb_wal;
 	bool housekept;
 	int64_t housekept_ms;		/* monotonic time of the last run */
 	int64_t failure_logged_ms;
@@ -112,6 +163,10 @@ struct spool {
 	/* The worker connection, and the mutex that serialises its users. */
 	pthread_mutex_t worker_lock;
 	sqlite3 *rdb;
+	sqlite3_stmt *rdb_stmts[SPOOL_STMT_COUNT];
+	struct spool_wal rdb_wal;
+	struct spool_url_hash url_hashes[SPOOL_URL_HASHES];
+	unsigned url_hash_next;		/* slot that the next miss replaces */
 };
 
 static const char spool_schema_sql[] =
@@ -152,15 +207,50 @@ static const char spool_schema_sql[] =
 	" disabled_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (name, url_hash));";
 
-static const char spool_insert_alert_sql[] =
-	"INSERT INTO alerts"
-	" (alert_id, message_id, topic_arn, received_ms, document)"
-	" VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (alert_id) DO NOTHING";
-
-static const char spool_insert_delivery_sql[] =
-	"INSERT INTO deliveries (alert_row, destination, state, attempts,"
-	" next_attempt_ms, updated_ms) VALUES (?1, ?2, 'pending', 0, ?3, ?3)"
-	" ON CONFLICT DO NOTHING";
+static const char *const spool_stmt_sql[SPOOL_STMT_COUNT] = {
+	[SPOOL_STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[SPOOL_STMT_COMMIT] = "COMMIT",
+	[SPOOL_STMT_INSERT_ALERT] =
+		"INSERT INTO alerts"
+		" (alert_id, message_id, topic_arn, received_ms, document)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)"
+		" ON CONFLICT (alert_id) DO NOTHING",
+	[SPOOL_STMT_INSERT_DELIVERY] =
+		"INSERT INTO deliveries (alert_row, destination, state,"
+		" attempts, next_attempt_ms, updated_ms)"
+		" VALUES (?1, ?2, 'pending', 0, ?3, ?3) ON CONFLICT DO NOTHING",
+	[SPOOL_STMT_DUE_ITEMS] =
+		"SELECT a.row, a.alert_id, a.document, a.received_ms,"
+		" d.attempts FROM deliveries AS d"
+		" INDEXED BY deliveries_queue"
+		" JOIN alerts AS a ON a.row = d.alert_row"
+		" WHERE d.destination = ?1 AND d.state = 'pending'"
+		" AND d.next_attempt_ms <= ?2 ORDER BY d.alert_row LIMIT ?3",
+	[SPOOL_STMT_NEXT_LATER] =
+		"SELECT MIN(next_attempt_ms) FROM deliveries"
+		" WHERE destination = ?1 AND state = 'pending'"
+		" AND next_attempt_ms > ?2",
+	/* The updates take ?1 the row, ?2 the destination, then their own
+	 * values (see spool_update_rows). */
+	[SPOOL_STMT_MARK_DELIVERED] =
+		"UPDATE deliveries SET state = 'delivered',"
+		" attempts = attempts + 1, updated_ms = ?3, last_error = NULL"
+		" WHERE alert_row = ?1 AND destination = ?2"
+		" AND state = 'pending'",
+	[SPOOL_STMT_MARK_RETRY] =
+		"UPDATE deliveries SET attempts = attempts + 1,"
+		" updated_ms = ?3, next_attempt_ms = ?4, last_error = ?5"
+		" WHERE alert_row = ?1 AND destination = ?2"
+		" AND state = 'pending'",
+	[SPOOL_STMT_MARK_DEAD] =
+		"UPDATE deliveries SET state = 'dead', updated_ms = ?3,"
+		" last_error = ?4, attempts = MAX(attempts, ?5)"
+		" WHERE alert_row = ?1 AND destination = ?2"
+		" AND state = 'pending'",
+	[SPOOL_STMT_DISABLED] =
+		"SELECT disabled_reason FROM destinations"
+		" WHERE name = ?1 AND url_hash = ?2",
+};
 
 /* Alerts past the dedup window that every destination has taken. */
 static const char spool_housekeeping_sql[] =
@@ -456,6 +546,82 @@ spool_exec(sqlite3 *db, const char *sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+/* Sets *st to the cached statement id of db, preparing it on first use.
+ * A failed prepare leaves the cache slot empty, to be tried again. */
+static int
+spool_stmt(sqlite3 *db, sqlite3_stmt **cache, enum spool_stmt_id id,
+	   sqlite3_stmt **st)
+{
+	int rc = SQLITE_OK;
+
+	if (cache[id] == NULL)
+		rc = sqlite3_prepare_v3(db, spool_stmt_sql[id], -1,
+					SQLITE_PREPARE_PERSISTENT, &cache[id],
+					NULL);
+	*st = cache[id];
+	return rc;
+}
+
+/*
+ * Resets a cached statement after its use, so that it keeps no read
+ * transaction open, and drops its bindings, which point into the
+ * caller's memory.  After a failed step the reset sets that step's error
+ * on the connection again, so the message stays the same.  Release each
+ * statement right after its last step, because resetting a statement
+ * that succeeded clears the message of a statement that failed later.
+ */
+static void
+spool_stmt_release(sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+}
+
+/* Steps a cached statement that returns no rows to its end, then
+ * releases it, also after an error. */
+static int
+spool_stmt_exec(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE) {
+		rc = sqlite3_reset(st);
+	} else {
+		if (rc == SQLITE_ROW)
+			rc = SQLITE_MISUSE;
+		(void)sqlite3_reset(st);
+	}
+	(void)sqlite3_clear_bindings(st);
+	return rc;
+}
+
+/* Runs the cached statement id, which takes no parameters and returns no
+ * rows: BEGIN IMMEDIATE or COMMIT. */
+static int
+spool_stmt_run(sqlite3 *db, sqlite3_stmt **cache, enum spool_stmt_id id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = spool_stmt(db, cache, id, &st);
+	if (rc == SQLITE_OK)
+		rc = spool_stmt_exec(st);
+	return rc;
+}
+
+static void
+spool_stmts_finalize(sqlite3_stmt **cache)
+{
+	int i;
+
+	for (i = 0; i < SPOOL_STMT_COUNT; i++) {
+		spool_finalize(cache[i]);
+		cache[i] = NULL;
+	}
+}
+
 /* Rolls back an open transaction after a failure.  Returns false when
  * the rollback failed too, so the connection should be closed. */
 static bool
@@ -480,6 +646,26 @@ spool_db_close(sqlite3 *db)
 			    "statements finish", sqlite3_errstr(rc));
 		(void)sqlite3_close_v2(db);
 	}
+}
+
+/* Closes the writer connection and finalizes its statements. */
+static void
+spool_close_writer(struct spool *s)
+{
+	spool_stmts_finalize(s->wdb_stmts);
+	spool_db_close(s->wdb);
+	s->wdb = NULL;
+	memset(&s->wdb_wal, 0, sizeof(s->wdb_wal));
+}
+
+/* Closes the worker connection.  The caller must hold worker_lock. */
+static void
+spool_close_worker(struct spool *s)
+{
+	spool_stmts_finalize(s->rdb_stmts);
+	spool_db_close(s->rdb);
+	s->rdb = NULL;
+	memset(&s->rdb_wal, 0, sizeof(s->rdb_wal));
 }
 
 /* True when the file db opened was renamed or deleted since. */
@@ -662,6 +848,11 @@ spool_db_configure(const struct spool *s, sqlite3 *db, struct err *e)
 			"put it on a local file system", s->path, mode);
 		return RESULT_RETRY;
 	}
+	/* The CHECK on deliveries.state stays on although SQLite 3.40
+	 * builds a temporary b-tree for it on every row that sets state
+	 * (about a third of spool_mark_delivered's instructions): a bad
+	 * state must fail when written, not make the next open report the
+	 * file as corrupt. */
 	rc = spool_exec(db, "PRAGMA synchronous = FULL;"
 			"PRAGMA foreign_keys = ON");
 	if (rc != SQLITE_OK)
@@ -902,6 +1093,19 @@ spool_lock(struct spool *s, struct err *e)
 	return RESULT_OK;
 }
 
+/* Records the WAL size after each commit of the writer connection.  It
+ * runs on the writer thread, after the commit has released its lock. */
+static int
+spool_writer_wal_hook(void *arg, sqlite3 *db, const char *schema, int pages)
+{
+	struct spool *s = arg;
+
+	(void)db;
+	(void)schema;
+	s->wdb_wal.pages = pages;
+	return SQLITE_OK;
+}
+
 /* Opens the writer's database and takes the lock; *db is NULL unless
  * both succeeded. */
 static int
@@ -915,6 +1119,10 @@ spool_open_locked(struct spool *s, sqlite3 **db, struct err *e)
 		spool_db_close(*db);
 		*db = NULL;
 	}
+	/* Replaces SQLite's automatic checkpoint on this connection: see
+	 * SPOOL_CHECKPOINT_PAGES. */
+	if (result == RESULT_OK)
+		(void)sqlite3_wal_hook(*db, spool_writer_wal_hook, s);
 	return result;
 }
 
@@ -931,8 +1139,7 @@ spool_start(struct spool *s, struct err *e)
 
 	rc = pthread_create(&s->writer, NULL, spool_writer_main, s);
 	if (rc != 0) {
-		spool_db_close(s->wdb);
-		s->wdb = NULL;
+		spool_close_writer(s);
 		spool_note_open(s, NULL, e);
 		err_set(e, "spool_failed", "cannot start the spool writer "
 			"thread: %s", strerror(rc));
@@ -978,18 +1185,18 @@ spool_stop(struct spool *s)
 	s->running = false;
 	s->writer_open = false;
 	pthread_mutex_unlock(&s->lock);
-	spool_db_close(s->wdb);
-	s->wdb = NULL;
+	spool_close_writer(s);
 
 	pthread_mutex_lock(&s->worker_lock);
-	spool_db_close(s->rdb);
-	s->rdb = NULL;
+	spool_close_worker(s);
 	pthread_mutex_unlock(&s->worker_lock);
 }
 
 void
 spool_free(struct spool *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
 	spool_stop(s);
@@ -998,6 +1205,8 @@ spool_free(struct spool *s)
 	pthread_cond_destroy(&s->queued);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	for (i = 0; i < SPOOL_URL_HASHES; i++)
+		free(s->url_hashes[i].url);
 	free(s->path);
 	free(s);
 }
@@ -1049,8 +1258,7 @@ spool_close_moved(struct spool *s)
 		    "or deleted while open; opening the file at that path "
 		    "again", s->path);
 	pthread_mutex_lock(&s->worker_lock);
-	spool_db_close(s->rdb);
-	s->rdb = NULL;
+	spool_close_worker(s);
 	rc = sqlite3_wal_checkpoint_v2(s->wdb, "main",
 				       SQLITE_CHECKPOINT_TRUNCATE, NULL,
 				       NULL);
@@ -1059,8 +1267,7 @@ spool_close_moved(struct spool *s)
 			    "the WAL into the moved spool %s failed: %s; its "
 			    "latest alerts may be lost", s->path,
 			    sqlite3_errmsg(s->wdb));
-	spool_db_close(s->wdb);
-	s->wdb = NULL;
+	spool_close_writer(s);
 	pthread_mutex_unlock(&s->worker_lock);
 
 	pthread_mutex_lock(&s->lock);
@@ -1163,7 +1370,7 @@ spool_insert_request(sqlite3 *db, sqlite3_stmt *alert_st,
 			req->message_id, req->topic_arn, now_ms,
 			req->document);
 	if (rc == SQLITE_OK)
-		rc = spool_step_done(alert_st);
+		rc = spool_stmt_exec(alert_st);
 	if (rc != SQLITE_OK)
 		return rc;
 	req->duplicate = sqlite3_changes(db) == 0;
@@ -1175,7 +1382,7 @@ spool_insert_request(sqlite3 *db, sqlite3_stmt *alert_st,
 		rc = spool_bind(delivery_st, 1, "iti", row,
 				req->destinations[i], now_ms);
 		if (rc == SQLITE_OK)
-			rc = spool_step_done(delivery_st);
+			rc = spool_stmt_exec(delivery_st);
 	}
 	return rc;
 }
@@ -1192,24 +1399,23 @@ spool_commit_batch(struct spool *s, struct spool_request *batch,
 	struct spool_request *req;
 	int rc;
 
-	rc = spool_exec(s->wdb, "BEGIN IMMEDIATE");
+	rc = spool_stmt_run(s->wdb, s->wdb_stmts, SPOOL_STMT_BEGIN);
 	if (rc == SQLITE_OK)
-		rc = spool_prepare(s->wdb, spool_insert_alert_sql, &alert_st);
+		rc = spool_stmt(s->wdb, s->wdb_stmts, SPOOL_STMT_INSERT_ALERT,
+				&alert_st);
 	if (rc == SQLITE_OK)
-		rc = spool_prepare(s->wdb, spool_insert_delivery_sql,
-				   &delivery_st);
+		rc = spool_stmt(s->wdb, s->wdb_stmts,
+				SPOOL_STMT_INSERT_DELIVERY, &delivery_st);
 	for (req = batch; rc == SQLITE_OK && req != NULL; req = req->next)
 		rc = spool_insert_request(s->wdb, alert_st, delivery_st, req,
 					  now_ms);
 	if (rc == SQLITE_OK)
-		rc = spool_exec(s->wdb, "COMMIT");
+		rc = spool_stmt_run(s->wdb, s->wdb_stmts, SPOOL_STMT_COMMIT);
 	*lost = false;
 	if (rc != SQLITE_OK) {
 		spool_set_error(s, s->wdb, rc, e);
 		*lost = spool_error_loses_connection(s, s->wdb, rc);
 	}
-	spool_finalize(alert_st);
-	spool_finalize(delivery_st);
 	if (rc != SQLITE_OK && !spool_rollback(s->wdb))
 		*lost = true;
 	return rc;
@@ -1303,8 +1509,7 @@ spool_finish_batch(struct spool *s, struct spool_request *batch,
 static void
 spool_writer_drop(struct spool *s, const struct err *e)
 {
-	spool_db_close(s->wdb);
-	s->wdb = NULL;
+	spool_close_writer(s);
 	pthread_mutex_lock(&s->lock);
 	s->writer_open = false;
 	s->open_tried_ms = 0;
@@ -1332,6 +1537,45 @@ spool_writer_reconnect(struct spool *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* True when the WAL has grown by SPOOL_CHECKPOINT_PAGES since the last
+ * checkpoint of this connection.  A WAL that SQLite started again from
+ * its beginning counts from zero. */
+static bool
+spool_wal_due(struct spool_wal *wal)
+{
+	if (wal->pages < wal->checkpointed)
+		wal->checkpointed = 0;
+	return wal->pages >= wal->checkpointed + SPOOL_CHECKPOINT_PAGES;
+}
+
+/*
+ * Copies the WAL back into the database with a PASSIVE checkpoint, which
+ * copies what no reader still needs and waits for no lock, like SQLite's
+ * automatic one.  Failures are logged at most once per
+ * SPOOL_FAILURE_LOG_INTERVAL_MS for each connection.
+ */
+static void
+spool_checkpoint(struct spool *s, sqlite3 *db, struct spool_wal *wal)
+{
+	int64_t now;
+	int rc;
+
+	wal->checkpointed = wal->pages;
+	rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE,
+				       NULL, NULL);
+	if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY)
+		return;
+	now = spool_monotonic_ms();
+	if (wal->logged_ms != 0 &&
+	    now - wal->logged_ms < SPOOL_FAILURE_LOG_INTERVAL_MS)
+		return;
+	wal->logged_ms = now;
+	log_message(LOG_WARN, "spool_wal_checkpoint_failed", "copying the WAL "
+		    "of the spool %s into the database failed: %s; stored "
+		    "alerts are safe in the WAL, which grows until a "
+		    "checkpoint succeeds", s->path, sqlite3_errmsg(db));
+}
+
 static void
 spool_write_batch(struct spool *s, struct spool_request *batch)
 {
@@ -1357,6 +1601,9 @@ spool_write_batch(struct spool *s, struct spool_request *batch)
 		spool_writer_drop(s, &e);
 	spool_finish_batch(s, batch, result == RESULT_OK ? RESULT_OK :
 			   RESULT_RETRY, &e);
+	/* After the puts have their results, so that none waits for it. */
+	if (s->wdb != NULL && spool_wal_due(&s->wdb_wal))
+		spool_checkpoint(s, s->wdb, &s->wdb_wal);
 }
 
 /* Deletes alerts past the dedup window that every destination took, at
@@ -1485,6 +1732,34 @@ spool_worker_wait_reconnect(struct spool *s, bool moved, struct err *e)
 	return waiting;
 }
 
+/* Checkpoints after a commit of the worker connection: see
+ * SPOOL_CHECKPOINT_PAGES.  It runs on the thread that committed, with
+ * worker_lock held, after the commit has released its lock. */
+static int
+spool_worker_wal_hook(void *arg, sqlite3 *db, const char *schema, int pages)
+{
+	struct spool *s = arg;
+
+	(void)schema;
+	s->rdb_wal.pages = pages;
+	if (spool_wal_due(&s->rdb_wal))
+		spool_checkpoint(s, db, &s->rdb_wal);
+	return SQLITE_OK;
+}
+
+/* Opens the worker connection.  The caller must hold worker_lock.  The
+ * command line, which has no writer thread, keeps SQLite's automatic
+ * checkpoint. */
+static int
+spool_worker_open(struct spool *s, enum spool_open_mode mode, struct err *e)
+{
+	int result = spool_db_open(s, mode, &s->rdb, e);
+
+	if (result == RESULT_OK && mode == SPOOL_OPEN_WORKER)
+		(void)sqlite3_wal_hook(s->rdb, spool_worker_wal_hook, s);
+	return result;
+}
+
 /* Locks the worker connection, opening it when needed.  On failure the
  * lock is released. */
 static int
@@ -1496,8 +1771,7 @@ spool_worker_acquire(struct spool *s, struct err *e)
 
 	pthread_mutex_lock(&s->worker_lock);
 	if (s->rdb != NULL && spool_db_moved(s->rdb)) {
-		spool_db_close(s->rdb);
-		s->rdb = NULL;
+		spool_close_worker(s);
 		moved = true;
 	}
 	if (s->rdb != NULL)
@@ -1507,7 +1781,7 @@ spool_worker_acquire(struct spool *s, struct err *e)
 		return RESULT_RETRY;
 	}
 	mode = s->command_mode ? SPOOL_OPEN_COMMAND : SPOOL_OPEN_WORKER;
-	result = spool_db_open(s, mode, &s->rdb, e);
+	result = spool_worker_open(s, mode, e);
 	if (result != RESULT_OK)
 		pthread_mutex_unlock(&s->worker_lock);
 	return result;
@@ -1531,10 +1805,8 @@ spool_worker_end(struct spool *s, sqlite3_stmt *st, int rc, struct err *e)
 	spool_finalize(st);
 	if (rc != SQLITE_OK && !spool_rollback(s->rdb))
 		lost = true;
-	if (lost) {
-		spool_db_close(s->rdb);
-		s->rdb = NULL;
-	}
+	if (lost)
+		spool_close_worker(s);
 	pthread_mutex_unlock(&s->worker_lock);
 	return result;
 }
@@ -1557,20 +1829,13 @@ spool_item_fill(sqlite3_stmt *st, struct spool_item *item)
 }
 
 static int
-spool_due_items(sqlite3 *db, const char *destination, int64_t now_ms,
+spool_due_items(struct spool *s, const char *destination, int64_t now_ms,
 		size_t max, struct spool_item *items, size_t *count)
 {
-	static const char sql[] =
-		"SELECT a.row, a.alert_id, a.document, a.received_ms,"
-		" d.attempts FROM deliveries AS d"
-		" INDEXED BY deliveries_queue"
-		" JOIN alerts AS a ON a.row = d.alert_row"
-		" WHERE d.destination = ?1 AND d.state = 'pending'"
-		" AND d.next_attempt_ms <= ?2 ORDER BY d.alert_row LIMIT ?3";
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
-	rc = spool_prepare(db, sql, &st);
+	rc = spool_stmt(s->rdb, s->rdb_stmts, SPOOL_STMT_DUE_ITEMS, &st);
 	if (rc == SQLITE_OK)
 		rc = spool_bind(st, 1, "tii", destination, now_ms,
 				(int64_t)max);
@@ -1580,23 +1845,19 @@ spool_due_items(sqlite3 *db, const char *destination, int64_t now_ms,
 	}
 	if (rc == SQLITE_DONE)
 		rc = SQLITE_OK;
-	spool_finalize(st);
+	spool_stmt_release(st);
 	return rc;
 }
 
 static int
-spool_next_later(sqlite3 *db, const char *destination, int64_t now_ms,
+spool_next_later(struct spool *s, const char *destination, int64_t now_ms,
 		 int64_t *next_due_ms)
 {
-	static const char sql[] =
-		"SELECT MIN(next_attempt_ms) FROM deliveries"
-		" WHERE destination = ?1 AND state = 'pending'"
-		" AND next_attempt_ms > ?2";
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
 	*next_due_ms = -1;
-	rc = spool_prepare(db, sql, &st);
+	rc = spool_stmt(s->rdb, s->rdb_stmts, SPOOL_STMT_NEXT_LATER, &st);
 	if (rc == SQLITE_OK)
 		rc = spool_bind(st, 1, "ti", destination, now_ms);
 	if (rc == SQLITE_OK)
@@ -1606,7 +1867,7 @@ spool_next_later(sqlite3 *db, const char *destination, int64_t now_ms,
 			*next_due_ms = sqlite3_column_int64(st, 0);
 		rc = SQLITE_OK;
 	}
-	spool_finalize(st);
+	spool_stmt_release(st);
 	return rc;
 }
 
@@ -1622,11 +1883,10 @@ spool_next_due(struct spool *s, const char *destination, int64_t now_ms,
 	if (spool_worker_acquire(s, e) != RESULT_OK)
 		return RESULT_RETRY;
 	if (max > 0)
-		rc = spool_due_items(s->rdb, destination, now_ms, max, items,
+		rc = spool_due_items(s, destination, now_ms, max, items,
 				     count);
 	if (rc == SQLITE_OK)
-		rc = spool_next_later(s->rdb, destination, now_ms,
-				      next_due_ms);
+		rc = spool_next_later(s, destination, now_ms, next_due_ms);
 	if (rc != SQLITE_OK) {
 		spool_items_free(items, *count);
 		*count = 0;
@@ -1647,12 +1907,12 @@ spool_items_free(struct spool_item *items, size_t count)
 	}
 }
 
-/* Runs sql once per row in one transaction, with ?1 the row, ?2 the
- * destination and ?3... from the arguments described by types. */
+/* Runs the update id once per row in one transaction, with ?1 the row,
+ * ?2 the destination and ?3... from the arguments described by types. */
 static int
 spool_update_rows(struct spool *s, const char *destination,
 		  const int64_t *rows, size_t n, struct err *e,
-		  const char *sql, const char *types, ...)
+		  enum spool_stmt_id id, const char *types, ...)
 {
 	sqlite3_stmt *st = NULL;
 	va_list ap, copy;
@@ -1663,9 +1923,9 @@ spool_update_rows(struct spool *s, const char *destination,
 		return RESULT_OK;
 	if (spool_worker_acquire(s, e) != RESULT_OK)
 		return RESULT_RETRY;
-	rc = spool_exec(s->rdb, "BEGIN IMMEDIATE");
+	rc = spool_stmt_run(s->rdb, s->rdb_stmts, SPOOL_STMT_BEGIN);
 	if (rc == SQLITE_OK)
-		rc = spool_prepare(s->rdb, sql, &st);
+		rc = spool_stmt(s->rdb, s->rdb_stmts, id, &st);
 	va_start(ap, types);
 	for (i = 0; rc == SQLITE_OK && i < n; i++) {
 		rc = spool_bind(st, 1, "it", rows[i], destination);
@@ -1674,12 +1934,12 @@ spool_update_rows(struct spool *s, const char *destination,
 			rc = spool_vbind(st, 3, types, copy);
 		va_end(copy);
 		if (rc == SQLITE_OK)
-			rc = spool_step_done(st);
+			rc = spool_stmt_exec(st);
 	}
 	va_end(ap);
 	if (rc == SQLITE_OK)
-		rc = spool_exec(s->rdb, "COMMIT");
-	return spool_worker_end(s, st, rc, e);
+		rc = spool_stmt_run(s->rdb, s->rdb_stmts, SPOOL_STMT_COMMIT);
+	return spool_worker_end(s, NULL, rc, e);
 }
 
 int
@@ -1688,10 +1948,7 @@ spool_mark_delivered(struct spool *s, const char *destination,
 		     struct err *e)
 {
 	return spool_update_rows(s, destination, rows, n, e,
-		"UPDATE deliveries SET state = 'delivered',"
-		" attempts = attempts + 1, updated_ms = ?3, last_error = NULL"
-		" WHERE alert_row = ?1 AND destination = ?2"
-		" AND state = 'pending'", "i", now_ms);
+				 SPOOL_STMT_MARK_DELIVERED, "i", now_ms);
 }
 
 int
@@ -1700,11 +1957,8 @@ spool_mark_retry(struct spool *s, const char *destination,
 		 int64_t next_attempt_ms, const char *error, struct err *e)
 {
 	return spool_update_rows(s, destination, rows, n, e,
-		"UPDATE deliveries SET attempts = attempts + 1,"
-		" updated_ms = ?3, next_attempt_ms = ?4, last_error = ?5"
-		" WHERE alert_row = ?1 AND destination = ?2"
-		" AND state = 'pending'", "iit", now_ms, next_attempt_ms,
-		error);
+				 SPOOL_STMT_MARK_RETRY, "iit", now_ms,
+				 next_attempt_ms, error);
 }
 
 int
@@ -1713,11 +1967,8 @@ spool_mark_dead(struct spool *s, const char *destination,
 		unsigned attempts, const char *reason, struct err *e)
 {
 	return spool_update_rows(s, destination, rows, n, e,
-		"UPDATE deliveries SET state = 'dead', updated_ms = ?3,"
-		" last_error = ?4, attempts = MAX(attempts, ?5)"
-		" WHERE alert_row = ?1 AND destination = ?2"
-		" AND state = 'pending'", "iti", now_ms, reason,
-		(int64_t)attempts);
+				 SPOOL_STMT_MARK_DEAD, "iti", now_ms, reason,
+				 (int64_t)attempts);
 }
 
 /* ---------------------------------------------- disabled destinations */
@@ -1747,6 +1998,54 @@ spool_hash_url(const char *url, char out[65], struct err *e)
 	return RESULT_OK;
 }
 
+/*
+ * Writes the hash of url like spool_hash_url, from a small cache because
+ * the workers look up every destination on every pass.  The caller must
+ * hold worker_lock.  A URL that cannot be copied is hashed, not cached.
+ */
+static int
+spool_cached_url_hash(struct spool *s, const char *url, char out[65],
+		      struct err *e)
+{
+	struct spool_url_hash *slot;
+	char *copy;
+	size_t i;
+
+	if (url == NULL)
+		url = "";
+	for (i = 0; i < SPOOL_URL_HASHES; i++) {
+		slot = &s->url_hashes[i];
+		if (slot->url != NULL && strcmp(slot->url, url) == 0) {
+			memcpy(out, slot->hex, sizeof(slot->hex));
+			return RESULT_OK;
+		}
+	}
+	if (spool_hash_url(url, out, e) != RESULT_OK)
+		return RESULT_RETRY;
+	copy = strdup(url);
+	if (copy == NULL)
+		return RESULT_OK;
+	slot = &s->url_hashes[s->url_hash_next++ % SPOOL_URL_HASHES];
+	free(slot->url);
+	slot->url = copy;
+	memcpy(slot->hex, out, sizeof(slot->hex));
+	return RESULT_OK;
+}
+
+/* Locks the worker connection like spool_worker_acquire and writes the
+ * hash of url.  On failure the lock is released. */
+static int
+spool_worker_acquire_hash(struct spool *s, const char *url, char hash[65],
+			  struct err *e)
+{
+	if (spool_worker_acquire(s, e) != RESULT_OK)
+		return RESULT_RETRY;
+	if (spool_cached_url_hash(s, url, hash, e) == RESULT_OK)
+		return RESULT_OK;
+	pthread_mutex_unlock(&s->worker_lock);
+	return RESULT_RETRY;
+}
+
 int
 spool_disable_destination(struct spool *s, const char *name,
 			  const char *url, const char *reason,
@@ -1761,34 +2060,32 @@ spool_disable_destination(struct spool *s, const char *name,
 	char hash[65];
 	int rc;
 
-	if (spool_hash_url(url, hash, e) != RESULT_OK)
-		return RESULT_RETRY;
-	if (spool_worker_acquire(s, e) != RESULT_OK)
+	if (spool_worker_acquire_hash(s, url, hash, e) != RESULT_OK)
 		return RESULT_RETRY;
 	rc = spool_run(s->rdb, NULL, sql, "ttti", name, hash,
 		       reason != NULL ? reason : "", now_ms);
 	return spool_worker_end(s, NULL, rc, e);
 }
 
+/*
+ * Reads the table on every call and caches no result, so that a row
+ * deleted by another process (the sqlite3 shell, while the relay runs)
+ * enables the destination at the worker's next pass.
+ */
 int
 spool_destination_disabled(struct spool *s, const char *name,
 			   const char *url, bool *disabled, char *reason,
 			   size_t reason_size, struct err *e)
 {
-	static const char sql[] =
-		"SELECT disabled_reason FROM destinations"
-		" WHERE name = ?1 AND url_hash = ?2";
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	const unsigned char *text;
 	char hash[65];
 	int rc;
 
 	*disabled = false;
-	if (spool_hash_url(url, hash, e) != RESULT_OK)
+	if (spool_worker_acquire_hash(s, url, hash, e) != RESULT_OK)
 		return RESULT_RETRY;
-	if (spool_worker_acquire(s, e) != RESULT_OK)
-		return RESULT_RETRY;
-	rc = spool_prepare(s->rdb, sql, &st);
+	rc = spool_stmt(s->rdb, s->rdb_stmts, SPOOL_STMT_DISABLED, &st);
 	if (rc == SQLITE_OK)
 		rc = spool_bind(st, 1, "tt", name, hash);
 	if (rc == SQLITE_OK)
@@ -1802,7 +2099,8 @@ spool_destination_disabled(struct spool *s, const char *name,
 	}
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		rc = SQLITE_OK;
-	return spool_worker_end(s, st, rc, e);
+	spool_stmt_release(st);
+	return spool_worker_end(s, NULL, rc, e);
 }
 
 /* ------------------------------------------------ inspection, repair */

@@ -2,7 +2,9 @@
  * spool: schema, the put / next_due / mark flow, dedup, group commit,
  * per-destination state, disabled destinations, files that are not a
  * spool, missing and read-only folders, a full disk (RLIMIT_FSIZE in a
- * child process), restarts, and the "snsrelay spool" command line.
+ * child process), restarts, the "snsrelay spool" command line, and the
+ * cached statements and checkpoints (no snapshot left open, a bounded
+ * WAL, recovery from a lock held too long).
  * Every spool lives in a temporary folder under /tmp.
  */
 #include "config.h"
@@ -600,6 +602,335 @@ test_disabled(void)
 	spool_free(s);
 	is_int(sql_int(path, "SELECT length(url_hash) FROM destinations"), 64,
 	       "disabled hash stored");
+}
+
+/* Runs sql on the file at path through a connection of its own, as
+ * another process would.  Returns the SQLite result. */
+static int
+sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(db, 5000);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		diag("%s on %s: %s", sql, path, sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc;
+}
+
+/* Runs a TRUNCATE checkpoint on the file at path through a connection of
+ * its own.  Returns the SQLite result: SQLITE_BUSY when a reader kept
+ * part of the WAL. */
+static int
+wal_truncate(const char *path)
+{
+	sqlite3 *db = NULL;
+	int rc, frames = -1;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(db, 1000);
+	/* A new connection treats the file as WAL only after a first read. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "SELECT COUNT(*) FROM sqlite_master",
+				  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_wal_checkpoint_v2(db, "main",
+					       SQLITE_CHECKPOINT_TRUNCATE,
+					       &frames, NULL);
+	if (rc == SQLITE_OK && frames != 0) {
+		diag("checkpoint of %s left %d frames", path, frames);
+		rc = SQLITE_ERROR;
+	}
+	if (rc != SQLITE_OK && rc != SQLITE_ERROR)
+		diag("checkpoint of %s: %s", path, sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc;
+}
+
+/* A row deleted by another connection enables the destination at the
+ * next query, and more URLs than the spool caches hashes of still get
+ * the right state. */
+static void
+test_disabled_outside_change(void)
+{
+	static const char url[] =
+		"https://discord.com/api/webhooks/3/SECRETTOKENTHREE";
+	char path[256], name[32], other[64], reason[64];
+	int64_t now = spool_now_ms();
+	int i, wrong = 0, failed = 0;
+	struct spool *s;
+	bool disabled = false;
+	struct err e;
+	int result;
+
+	test_path(path, sizeof(path), "disabled-outside.db");
+	s = spool_open_at(path, 3600, &result, &e);
+	spool_disable_destination(s, "discord", url, "HTTP 404", now, &e);
+	spool_destination_disabled(s, "discord", url, &disabled, reason,
+				   sizeof(reason), &e);
+	ok(disabled, "outside disabled first");
+	is_int(sql_exec(path, "DELETE FROM destinations"), SQLITE_OK,
+	       "outside delete row");
+	spool_destination_disabled(s, "discord", url, &disabled, reason,
+				   sizeof(reason), &e);
+	ok(!disabled, "outside delete enables");
+	spool_disable_destination(s, "discord", url, "HTTP 404 again", now,
+				  &e);
+	spool_destination_disabled(s, "discord", url, &disabled, reason,
+				   sizeof(reason), &e);
+	ok(disabled, "outside disabled again");
+	is_str(reason, "HTTP 404 again", "outside reason again");
+
+	/* 40 URLs pass through the hash cache more than once each. */
+	for (i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "hook-%d", i % 40);
+		snprintf(other, sizeof(other), "https://example.com/%d/TOKEN",
+			 i % 40);
+		if (i < 40 && i % 2 == 0 &&
+		    spool_disable_destination(s, name, other, "HTTP 404", now,
+					      &e) != RESULT_OK)
+			failed++;
+		if (spool_destination_disabled(s, name, other, &disabled,
+					       reason, sizeof(reason),
+					       &e) != RESULT_OK)
+			failed++;
+		if (disabled != (i % 2 == 0))
+			wrong++;
+	}
+	is_int(failed, 0, "outside many urls succeed");
+	is_int(wrong, 0, "outside many urls right answer");
+	spool_free(s);
+}
+
+/*
+ * After each call the spool keeps no read transaction open, so another
+ * connection can copy the whole WAL into the database and truncate it.
+ * A prepared statement left unreset would keep its snapshot, and the
+ * checkpoint would report the WAL busy.
+ */
+static void
+test_no_open_snapshot(void)
+{
+	static const char *const dests[] = { "a" };
+	struct spool_item items[4];
+	int64_t now = spool_now_ms(), next, row = 0;
+	char path[256], wal[300], reason[16];
+	struct stat st;
+	struct spool *s;
+	size_t n = 0;
+	bool dup, disabled;
+	struct err e;
+	int result;
+
+	test_path(path, sizeof(path), "snapshot.db");
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	s = spool_open_at(path, 3600, &result, &e);
+	put_one(s, "snap-1", dests, 1, &dup, &e);
+	put_one(s, "snap-2", dests, 1, &dup, &e);
+	spool_next_due(s, "a", now + 1000, 1, items, &n, &next, &e);
+	is_int(n, 1, "snapshot one due of two");
+	row = n > 0 ? items[0].row : 0;
+	spool_items_free(items, n);
+	spool_destination_disabled(s, "a", "http://127.0.0.1/x", &disabled,
+				   reason, sizeof(reason), &e);
+	spool_mark_retry(s, "a", &row, 1, now, now + 60000, "HTTP 500", &e);
+	spool_next_due(s, "a", now + 1000, 4, items, &n, &next, &e);
+	spool_items_free(items, n);
+	is_int(wal_truncate(path), SQLITE_OK, "snapshot checkpoint not busy");
+	ok(stat(wal, &st) == 0 && st.st_size == 0, "snapshot wal truncated");
+	spool_free(s);
+}
+
+/* Puts count alerts of 100 KiB into the spool s.  Returns the result of
+ * the last put. */
+static int
+put_big_alerts(struct spool *s, const char *prefix, int count)
+{
+	static const char *const dests[] = { "a" };
+	const size_t doc_size = 100 * 1024;
+	char *doc = malloc(doc_size + 1);
+	int result = RESULT_OK, i;
+	char id[32];
+	struct err e;
+	bool dup;
+
+	if (doc == NULL)
+		return RESULT_RETRY;
+	memset(doc, 'c', doc_size);
+	doc[doc_size] = '\0';
+	for (i = 0; result == RESULT_OK && i < count; i++) {
+		snprintf(id, sizeof(id), "%s-%d", prefix, i);
+		result = spool_put(s, id, NULL, NULL, doc, dests, 1, &dup,
+				   &e);
+	}
+	free(doc);
+	return result;
+}
+
+static long long
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/*
+ * The writer connection makes no automatic checkpoint, so it must copy
+ * the WAL back itself once the WAL reaches 1000 pages
+ * (SPOOL_CHECKPOINT_PAGES, 4 MiB with SQLite's default page of 4 KiB).
+ * With no other connection writing, SQLite then writes the WAL again
+ * from its beginning, so it stays near that size.
+ */
+static void
+test_writer_checkpoint(void)
+{
+	char path[256], wal[300];
+	struct spool *s;
+	struct err e;
+	int result;
+
+	test_path(path, sizeof(path), "checkpoint.db");
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	s = spool_open_at(path, 3600, &result, &e);
+	is_int(put_big_alerts(s, "writer", 300), RESULT_OK,
+	       "checkpoint 300 puts of 100 KiB");
+	ok(file_size(path) > 16 * 1024 * 1024,
+	   "checkpoint copied alerts into the database");
+	ok(file_size(wal) < 6 * 1024 * 1024, "checkpoint wal bounded");
+	diag("after 30 MiB of alerts: database %lld bytes, WAL %lld bytes",
+	     file_size(path), file_size(wal));
+	spool_free(s);
+	is_int(sql_int(path, "SELECT COUNT(*) FROM alerts"), 300,
+	       "checkpoint all alerts kept");
+}
+
+/*
+ * With no put, the workers' commits alone grow the WAL, and the worker
+ * connection copies it back once it reaches 1000 pages.  250 retries that
+ * each store a 100 KiB error write about 30 MiB of WAL frames without
+ * that.
+ */
+static void
+test_worker_checkpoint(void)
+{
+	static const char *const dests[] = { "a" };
+	const size_t error_size = 100 * 1024;
+	char *error = malloc(error_size + 1);
+	struct spool_item items[1];
+	int64_t now = spool_now_ms(), next, row = 0;
+	char path[256], wal[300];
+	struct spool *s;
+	int result = RESULT_OK, i;
+	size_t n = 0;
+	struct err e;
+	bool dup;
+
+	if (error == NULL) {
+		ok(false, "worker checkpoint error text allocated");
+		return;
+	}
+	test_path(path, sizeof(path), "worker-checkpoint.db");
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	s = spool_open_at(path, 3600, &result, &e);
+	put_one(s, "worker-retried", dests, 1, &dup, &e);
+	spool_next_due(s, "a", now + 1000, 1, items, &n, &next, &e);
+	row = n > 0 ? items[0].row : 0;
+	spool_items_free(items, n);
+	for (i = 0; result == RESULT_OK && i < 250; i++) {
+		memset(error, 'a' + i % 26, error_size);
+		error[error_size] = '\0';
+		result = spool_mark_retry(s, "a", &row, 1, now, now, error,
+					  &e);
+	}
+	is_int(result, RESULT_OK, "worker checkpoint 250 retries");
+	ok(file_size(wal) < 6 * 1024 * 1024, "worker checkpoint wal bounded");
+	diag("after 250 retries: WAL %lld bytes", file_size(wal));
+	spool_free(s);
+	free(error);
+}
+
+struct busy_put {
+	struct spool *spool;
+	int result;
+	struct err err;
+};
+
+static void *
+busy_put_main(void *arg)
+{
+	static const char *const dests[] = { "a" };
+	struct busy_put *p = arg;
+	bool dup;
+
+	p->result = put_one(p->spool, "busy-put", dests, 1, &dup, &p->err);
+	return NULL;
+}
+
+/*
+ * Another connection holds the write lock for longer than the busy
+ * timeout: the put and the update fail, and both work once the lock is
+ * released, because their failed statements were reset.
+ */
+static void
+test_busy_recovery(void)
+{
+	static const char *const dests[] = { "a" };
+	struct busy_put putter;
+	struct spool_item items[2];
+	int64_t now = spool_now_ms(), next, row = 0, count = -1;
+	sqlite3 *holder = NULL;
+	pthread_t thread;
+	char path[256];
+	struct spool *s;
+	size_t n = 0;
+	bool dup;
+	struct err e;
+	int result;
+
+	test_path(path, sizeof(path), "busy.db");
+	s = spool_open_at(path, 3600, &result, &e);
+	put_one(s, "busy-first", dests, 1, &dup, &e);
+	spool_next_due(s, "a", now + 1000, 2, items, &n, &next, &e);
+	row = n > 0 ? items[0].row : 0;
+	spool_items_free(items, n);
+
+	if (sqlite3_open(path, &holder) != SQLITE_OK ||
+	    sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		ok(false, "busy lock taken: %s", sqlite3_errmsg(holder));
+		sqlite3_close(holder);
+		spool_free(s);
+		return;
+	}
+	memset(&putter, 0, sizeof(putter));
+	putter.spool = s;
+	pthread_create(&thread, NULL, busy_put_main, &putter);
+	err_clear(&e);
+	result = spool_mark_delivered(s, "a", &row, 1, now, &e);
+	pthread_join(thread, NULL);
+	is_int(result, RESULT_RETRY, "busy update fails");
+	is_str(e.code, "spool_failed", "busy update code");
+	is_int(putter.result, RESULT_RETRY, "busy put fails");
+	is_str(putter.err.code, "spool_failed", "busy put code");
+	sqlite3_exec(holder, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(holder);
+
+	is_int(spool_mark_delivered(s, "a", &row, 1, now, &e), RESULT_OK,
+	       "busy update after release");
+	is_int(put_one(s, "busy-second", dests, 1, &dup, &e), RESULT_OK,
+	       "busy put after release");
+	spool_count(s, "delivered", &count, &e);
+	is_int(count, 1, "busy delivered count");
+	spool_count(s, "pending", &count, &e);
+	is_int(count, 1, "busy pending count");
+	spool_free(s);
 }
 
 /* Starts a spool on path, which is not a valid spool, and checks that
@@ -1212,6 +1543,11 @@ main(void)
 	test_retry_dead();
 	test_purge();
 	test_disabled();
+	test_disabled_outside_change();
+	test_no_open_snapshot();
+	test_writer_checkpoint();
+	test_worker_checkpoint();
+	test_busy_recovery();
 	test_foreign_files();
 	test_corrupt_spool();
 	test_missing_folder();
