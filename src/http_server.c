@@ -49,6 +49,10 @@
 /* Largest /metrics response.  Every family at METRICS_SERIES_MAX series
  * of about 150 bytes (an estimate) takes under 1 MiB. */
 #define METRICS_RENDER_MAX (4 * 1024 * 1024)
+/* Most a declared Content-Length allocates before the body arrives, so a
+ * client that declares much and sends little cannot hold more per
+ * connection.  SNS bodies of security-group events are a few KiB. */
+#define BODY_PREALLOC_MAX (64 * 1024)
 
 /* Phase of a connection's current request; see "Request deadlines"
  * below. */
@@ -496,7 +500,8 @@ finish_sns_request(struct http_server *server, struct MHD_Connection *conn,
 }
 
 /* Rejects a declared Content-Length over the limit before reading the
- * body.  Returns true when a response was queued. */
+ * body, and sizes the body buffer for one within it.  Returns true when
+ * a response was queued. */
 static bool
 reject_declared_length(struct http_server *server,
 		       struct MHD_Connection *conn,
@@ -510,9 +515,15 @@ reject_declared_length(struct http_server *server,
 	if (value == NULL)
 		return false;
 	length = strtoull(value, &end, 10);
-	if (end == value || *end != '\0' ||
-	    length <= server->relay->cfg->max_body_bytes)
+	if (end == value || *end != '\0')
 		return false;
+	if (length <= server->relay->cfg->max_body_bytes) {
+		/* One allocation instead of a doubling series.  Failing is
+		 * harmless: appends grow the buffer as they need. */
+		(void)buf_reserve(&state->body, length < BODY_PREALLOC_MAX ?
+				  (size_t)length : BODY_PREALLOC_MAX);
+		return false;
+	}
 	snprintf(reason, sizeof(reason),
 		 "request body of %llu bytes exceeds max_body_bytes "
 		 "(%zu bytes)", length, server->relay->cfg->max_body_bytes);

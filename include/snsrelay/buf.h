@@ -19,6 +19,11 @@ void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
 
+/* Makes room for extra more bytes and the NUL without changing the
+ * contents.  Returns 0, or -1 when max would be exceeded or memory is
+ * short. */
+int buf_reserve(struct buf *b, size_t extra);
+
 /* Appends n bytes.  Returns 0, or -1 when max would be exceeded or
  * memory is short; the buffer is unchanged on failure. */
 int buf_append(struct buf *b, const void *data, size_t n);
