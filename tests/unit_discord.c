@@ -872,6 +872,89 @@ test_render_all_bytes(void)
 	json_object_put(alert);
 }
 
+/* Whether text is JSON that json-c's strict tokener accepts with UTF-8
+ * validation on, as the receiver's JSON parser must. */
+static bool
+strict_json(const char *text)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *obj;
+	bool valid;
+
+	if (tok == NULL)
+		return false;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+			       JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, text, (int)strlen(text));
+	valid = obj != NULL &&
+		json_tokener_get_error(tok) == json_tokener_success;
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return valid;
+}
+
+/*
+ * Every string of an alert that comes from the SNS message, set to every
+ * byte from 0x01 to 0xFF, then to the encoded lone surrogate U+D800, an
+ * overlong '/', U+2028 and U+2029.  The payload must stay valid JSON in
+ * valid UTF-8, because Discord rejects anything else and the alert would
+ * become a dead letter.
+ */
+static void
+test_render_strict_utf8(void)
+{
+	static const char *const hostile[] = {
+		NULL,	/* every byte */
+		"a\xED\xA0\x80" "b\xC0\xAF" "c\xE2\x80\xA8" "d\xE2\x80\xA9",
+		"\xF4\x90\x80\x80\xF8\x88\x80\x80\x80\xFF\xFE",
+		"tail cut \xF0\x9F\x98",
+	};
+	char bytes[256], *text;
+	json_object *alerts[2], *event, *group, *actor;
+	size_t i, k, used;
+	int c;
+
+	ok(!strict_json("{\"a\":\"\xFF\"}"),
+	   "strict UTF-8: the check rejects invalid UTF-8");
+	for (c = 1; c < 256; c++)
+		bytes[c - 1] = (char)c;
+	bytes[255] = '\0';
+	for (i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		const char *v = hostile[i] != NULL ? hostile[i] : bytes;
+
+		alerts[0] = parse(sg_alert_json);
+		alerts[1] = parse(generic_alert_json);
+		for (k = 0; k < 2; k++) {
+			set_str(alerts[k], "title", v);
+			set_str(alerts[k], "summary", v);
+			set_str(alerts[k], "text", v);
+			set_str(member(alerts[k], "sns"), "message_id", v);
+			set_str(member(alerts[k], "sns"), "topic_arn", v);
+		}
+		event = member(alerts[0], "event");
+		set_str(event, "user_agent", v);
+		set_str(event, "source_ip", v);
+		set_str(event, "region", v);
+		set_str(event, "account", v);
+		set_str(event, "error_code", v);
+		set_str(event, "error_message", v);
+		actor = member(event, "actor");
+		set_str(actor, "arn", v);
+		set_str(actor, "name", v);
+		group = json_object_array_get_idx(member(alerts[0],
+						   "security_groups"), 0);
+		set_str(group, "id", v);
+		set_str(group, "name", v);
+		text = discord_render_payload(alerts, 2, &used);
+		ok(text != NULL, "strict UTF-8 %zu: rendered", i);
+		ok(text != NULL && strict_json(text),
+		   "strict UTF-8 %zu: valid JSON and UTF-8", i);
+		free(text);
+		json_object_put(alerts[0]);
+		json_object_put(alerts[1]);
+	}
+}
+
 static void
 test_render_matches_build(void)
 {
@@ -1001,5 +1084,6 @@ main(void)
 	test_pack_drain();
 	test_render_all_bytes();
 	test_render_matches_build();
+	test_render_strict_utf8();
 	return tap_done();
 }

@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 #include <microhttpd.h>
+#include <sqlite3.h>
 
 #include "snsrelay/buf.h"
 #include "snsrelay/config.h"
@@ -1033,6 +1034,96 @@ posts_with_alert(unsigned n)
 	return count;
 }
 
+/* How many POST bodies so far contained part. */
+static size_t
+posts_containing(const char *part)
+{
+	const char *p;
+	size_t count = 0;
+
+	pthread_mutex_lock(&server.lock);
+	p = server.bodies.data;
+	while (p != NULL && (p = strstr(p, part)) != NULL) {
+		count++;
+		p++;
+	}
+	pthread_mutex_unlock(&server.lock);
+	return count;
+}
+
+/* Changes the stored title of alert n, as another process could, through
+ * a connection of its own.  Returns the rows changed, or -1. */
+static int
+retitle_stored_alert(const char *path, unsigned n, const char *title)
+{
+	char sql[256];
+	sqlite3 *db = NULL;
+	int changed = -1;
+
+	snprintf(sql, sizeof(sql), "UPDATE alerts SET document = replace("
+		 "document, '\"title\":\"Notification %u\"', "
+		 "'\"title\":\"%s\"') WHERE alert_id = 'sns:m-%u'", n, title,
+		 n);
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+	    sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		changed = sqlite3_changes(db);
+	else
+		diag("retitle alert %u: %s", n, sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return changed;
+}
+
+/*
+ * The server delays its response to the first message.  Meanwhile the
+ * stored text of alert 3, which the worker keeps parsed for the next
+ * message, changes.  The next message must carry the new text, not the
+ * kept parse of the old one.
+ */
+static void
+test_dispatcher_leftover_changed(struct fixture *f)
+{
+	struct spool_fixture sf;
+	struct dispatcher *d = NULL;
+	char text[2501];
+	unsigned n;
+	size_t waited;
+	struct err e;
+
+	if (spool_fixture_start(&sf) != 0) {
+		ok(0, "leftover changed: spool started");
+		goto out;
+	}
+	server_script(&ok_reply, 1);
+	server_delay(3000);
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	for (n = 1; n <= 5; n++)
+		put_document(sf.spool, n, "discord", alert_text_with(n, text));
+	d = dispatcher_start(sf.spool, f->delivery, &fast_options, &e);
+	if (d == NULL) {
+		ok(0, "leftover changed: started");
+		goto out;
+	}
+	for (waited = 0; server_posts() == 0 && waited < 10000; waited += 10)
+		usleep(10 * 1000);
+	is_int(server_posts(), 1, "leftover changed: first message received");
+	is_int(posts_with_alert(3), 0,
+	       "leftover changed: alert 3 not in the first message");
+	is_int(retitle_stored_alert(sf.path, 3, "Changed 3"), 1,
+	       "leftover changed: stored text changed");
+	server_delay(0);
+	is_int(wait_for_state(sf.spool, "delivered", 5, 15000), 5,
+	       "leftover changed: all delivered");
+	is_int(posts_containing("\"title\":\"[INFO] Changed 3\""), 1,
+	       "leftover changed: new text sent");
+	is_int(posts_with_alert(3), 0, "leftover changed: old text not sent");
+out:
+	dispatcher_stop(d, 2000);
+	server_delay(0);
+	spool_fixture_stop(&sf);
+}
+
 /*
  * Alerts of about 2500 characters: a Discord message takes two, so each
  * batch of due alerts leaves some for the next one.  The first message
@@ -1168,6 +1259,7 @@ main(void)
 	test_dispatcher_gone(&f);
 	test_dispatcher_rate_limited(&f);
 	test_dispatcher_leftovers(&f);
+	test_dispatcher_leftover_changed(&f);
 	test_dispatcher_stop_grace(&f);
 
 	delivery_free(f.delivery);

@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -839,6 +841,140 @@ many_keys(size_t n, const char *extra)
 	return buf_steal(&b);
 }
 
+/*
+ * Parses every prefix of body, and the whole body, placed so that its
+ * last byte is the last byte before a PROT_NONE page.  A read past the
+ * end of the body faults, so this checks that the lexer and its 16-byte
+ * blocks read nothing after len.  Returns how many prefixes parsed
+ * with RESULT_OK.
+ */
+static size_t
+parse_at_page_end(char *page_end, const char *body, size_t len)
+{
+	struct sns_message msg;
+	struct err e;
+	size_t n, accepted = 0;
+
+	for (n = 0; n <= len; n++) {
+		memcpy(page_end - n, body, n);
+		err_clear(&e);
+		if (sns_message_parse(page_end - n, n, &msg, &e) == RESULT_OK)
+			accepted++;
+		sns_message_free(&msg);
+	}
+	return accepted;
+}
+
+/* A Notification whose last member is a string key and value of long
+ * plain runs with an escape near the end, so the lexer's blocks run up
+ * to the end of the body. */
+static char *
+body_ending_in_long_string(const char *tail_value)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, "{" K_TYPE_N ", " K_ID ", " K_ARN ", " K_TS ", "
+		   SIGNATURE_PART ", \"Message\" : \"%s\"}", tail_value);
+	return buf_steal(&b);
+}
+
+/* A Notification after 40 other keys, every seventh escaped, and a last
+ * escaped key with a long plain run. */
+static char *
+body_ending_in_escaped_key(void)
+{
+	char *pairs = many_keys(40, "");
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, "{%s" K_TYPE_N ", " K_ID ", " K_ARN ", " K_MSG ", "
+		   K_TS ", " SIGNATURE_PART ", \"\\u0058-last-key-with-a-long"
+		   "-plain-run\" : \"abcdefghijklmnopqrstuvwxyz\"}", pairs);
+	free(pairs);
+	return buf_steal(&b);
+}
+
+static void
+test_guard_page(void)
+{
+	static const char *const tails[] = {
+		"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ",
+		"abcdefghijklmnopqrstuvwxyz0123456789\\u00e9xyzw",
+		"abcdefghijklmnopqrstuvwxyz0123456789\\ud83d\\ude00q",
+		"abcdefghijklmnop\xc3\xa9qrstuvwxyz0123456789\\n",
+		"abcdefghijklmnopqrstuvwxyz0123456789ABCDEF\\\\",
+	};
+	long page_size = sysconf(_SC_PAGESIZE);
+	size_t i, size, accepted;
+	char *map, *page_end, *body;
+
+	size = (size_t)page_size;
+	map = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED) {
+		ok(0, "guard page: mmap of two pages");
+		return;
+	}
+	ok(mprotect(map + size, size, PROT_NONE) == 0,
+	   "guard page: second page made PROT_NONE");
+	page_end = map + size;
+	for (i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		body = body_ending_in_long_string(tails[i]);
+		ok(strlen(body) < size, "guard page %zu: body fits a page", i);
+		accepted = parse_at_page_end(page_end, body, strlen(body));
+		/* Only the whole body is a complete SNS message. */
+		is_int(accepted, 1, "guard page %zu: only the whole body "
+		       "parses", i);
+		free(body);
+	}
+	/* Escaped keys, the last one near the end, make the copy of the
+	 * decoded keys run up to the end of the body. */
+	body = body_ending_in_escaped_key();
+	ok(strlen(body) < size, "guard page keys: body fits a page");
+	is_int(parse_at_page_end(page_end, body, strlen(body)), 1,
+	       "guard page keys: only the whole body parses");
+	free(body);
+	munmap(map, 2 * size);
+}
+
+/*
+ * Bodies longer than the parser's stack buffer, whose last kept value or
+ * escaped key ends within a few bytes of the end, for every distance up
+ * to 40 bytes.  The decoded copies are exactly as large as the rest of
+ * the body, so the ASan build finds a block copied past them.
+ */
+static void
+test_heap_copy_at_end(void)
+{
+	struct sns_message msg;
+	struct buf value;
+	struct err e;
+	char *body;
+	size_t pad, bad = 0, wrong = 0;
+
+	for (pad = 0; pad < 40; pad++) {
+		buf_init(&value, 1 << 20);
+		while (value.len < 5000 + pad)
+			buf_append_str(&value, "0123456789abcdef");
+		value.len = 5000 + pad;
+		value.data[value.len] = '\0';
+		body = body_ending_in_long_string(value.data);
+		err_clear(&e);
+		if (sns_message_parse(body, strlen(body), &msg, &e) !=
+		    RESULT_OK)
+			bad++;
+		else if (msg.message.len != value.len ||
+			 memcmp(msg.message.str, value.data, value.len) != 0)
+			wrong++;
+		sns_message_free(&msg);
+		free(body);
+		buf_free(&value);
+	}
+	is_int(bad, 0, "heap copy at end: every body parses");
+	is_int(wrong, 0, "heap copy at end: every Message decoded whole");
+}
+
 static void
 test_many_keys(void)
 {
@@ -1051,6 +1187,8 @@ main(void)
 	test_depth();
 	test_message_attributes();
 	test_many_keys();
+	test_guard_page();
+	test_heap_copy_at_end();
 	test_whitespace();
 	test_syntax();
 	test_json_c_agrees(root);

@@ -709,6 +709,64 @@ test_disabled_outside_change(void)
 }
 
 /*
+ * Steps that fail inside the cached statements (a trigger aborts the
+ * insert of an alert and the update of a delivery) leave no transaction
+ * or snapshot open, and the same statements work once the trigger is
+ * gone.
+ */
+static void
+test_failed_step_resets(void)
+{
+	static const char *const dests[] = { "a" };
+	struct spool_item items[4];
+	int64_t now = spool_now_ms(), next, row = 0;
+	char path[256];
+	struct spool *s;
+	size_t n = 0;
+	bool dup;
+	struct err e;
+	int result;
+
+	test_path(path, sizeof(path), "failed-step.db");
+	s = spool_open_at(path, 3600, &result, &e);
+	is_int(put_one(s, "fail-1", dests, 1, &dup, &e), RESULT_OK,
+	       "failed step: first put");
+	is_int(sql_exec(path, "CREATE TRIGGER no_insert BEFORE INSERT ON "
+			"alerts BEGIN SELECT RAISE(ABORT, 'insert blocked');"
+			" END; CREATE TRIGGER no_update BEFORE UPDATE ON "
+			"deliveries BEGIN SELECT RAISE(ABORT, 'update "
+			"blocked'); END"), SQLITE_OK,
+	       "failed step: triggers created");
+	is_int(put_one(s, "fail-2", dests, 1, &dup, &e), RESULT_RETRY,
+	       "failed step: blocked put fails");
+	ok(strstr(e.msg, "insert blocked") != NULL,
+	   "failed step: put error names the failure");
+	spool_next_due(s, "a", now + 1000, 4, items, &n, &next, &e);
+	is_int(n, 1, "failed step: one due");
+	row = n > 0 ? items[0].row : 0;
+	spool_items_free(items, n);
+	err_clear(&e);
+	is_int(spool_mark_delivered(s, "a", &row, 1, now, &e), RESULT_RETRY,
+	       "failed step: blocked update fails");
+	ok(strstr(e.msg, "update blocked") != NULL,
+	   "failed step: update error names the failure");
+	is_int(wal_truncate(path), SQLITE_OK,
+	       "failed step: no snapshot left open");
+	is_int(sql_exec(path, "DROP TRIGGER no_insert; DROP TRIGGER "
+			"no_update"), SQLITE_OK, "failed step: triggers dropped");
+	is_int(put_one(s, "fail-3", dests, 1, &dup, &e), RESULT_OK,
+	       "failed step: put works again");
+	err_clear(&e);
+	is_int(spool_mark_delivered(s, "a", &row, 1, now, &e), RESULT_OK,
+	       "failed step: update works again");
+	is_int(sql_int(path, "SELECT COUNT(*) FROM deliveries WHERE state = "
+		       "'delivered'"), 1, "failed step: one delivered");
+	is_int(sql_int(path, "SELECT COUNT(*) FROM alerts"), 2,
+	       "failed step: blocked alert not stored");
+	spool_free(s);
+}
+
+/*
  * After each call the spool keeps no read transaction open, so another
  * connection can copy the whole WAL into the database and truncate it.
  * A prepared statement left unreset would keep its snapshot, and the
@@ -1545,6 +1603,7 @@ main(void)
 	test_disabled();
 	test_disabled_outside_change();
 	test_no_open_snapshot();
+	test_failed_step_resets();
 	test_writer_checkpoint();
 	test_worker_checkpoint();
 	test_busy_recovery();

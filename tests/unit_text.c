@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "snsrelay/buf.h"
 #include "snsrelay/text.h"
 
@@ -225,6 +228,52 @@ test_sanitize_idempotent(void)
 	is_int(bad, 0, "sanitize output is stable");
 }
 
+/*
+ * Sanitizes every prefix of each input placed so that its last byte is
+ * the last byte before a PROT_NONE page, so a read past len faults.  The
+ * inputs end in plain runs, cut UTF-8 sequences and blanked characters,
+ * which end the eight-byte words and the decoder at the end of the text.
+ */
+static void
+test_sanitize_guard_page(void)
+{
+	static const char *const inputs[] = {
+		"abcdefghijklmnopqrstuvwxyz0123456789",
+		"abcdefghijklmnop\xE2\x82\xAC" "qrstuvw\xF0\x9F\x98\x80",
+		"abcdefghijklmnopqrstuvw\xE2\x80\xAE\x7F\x01",
+		"abcdefghijklmnopqrstuvwxyz\xF0\x9F\x98",
+	};
+	long page_size = sysconf(_SC_PAGESIZE);
+	size_t i, n, len, size = (size_t)page_size, bad = 0;
+	char *map, *page_end, *out, *want;
+
+	map = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED) {
+		ok(0, "sanitize guard page: mmap of two pages");
+		return;
+	}
+	ok(mprotect(map + size, size, PROT_NONE) == 0,
+	   "sanitize guard page: second page made PROT_NONE");
+	page_end = map + size;
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		len = strlen(inputs[i]);
+		for (n = 0; n <= len; n++) {
+			memcpy(page_end - n, inputs[i], n);
+			out = text_sanitize(page_end - n, n);
+			/* The same bytes from a NUL-terminated copy. */
+			want = text_sanitize(inputs[i], n);
+			if (out == NULL || want == NULL ||
+			    strcmp(out, want) != 0)
+				bad++;
+			free(out);
+			free(want);
+		}
+	}
+	is_int(bad, 0, "sanitize guard page: every prefix sanitized");
+	munmap(map, 2 * size);
+}
+
 struct truncate_case {
 	const char *name;
 	const char *in;
@@ -394,6 +443,7 @@ main(void)
 	test_sanitize_offsets();
 	test_append_sanitized();
 	test_sanitize_idempotent();
+	test_sanitize_guard_page();
 	test_truncate();
 	test_truncate_long();
 	test_parse_time();
