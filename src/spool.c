@@ -415,7 +415,10 @@ spool_error_loses_connection(const struct spool *s, sqlite3 *db, int rc)
 /* ------------------------------------------------- statement helpers */
 
 /* Binds parameters first, first + 1, ... from ap, one per letter of
- * types: 't' a string (NULL binds NULL), 'i' an int64_t. */
+ * types: 't' a string (NULL binds NULL), 'i' an int64_t.  After a
+ * failure no binding is left, because cached statements are kept and
+ * their strings point into the caller's memory; clearing the bindings
+ * keeps the connection's error message. */
 static int
 spool_vbind(sqlite3_stmt *st, int first, const char *types, va_list ap)
 {
@@ -434,6 +437,8 @@ spool_vbind(sqlite3_stmt *st, int first, const char *types, va_list ap)
 					       SQLITE_STATIC);
 		}
 	}
+	if (rc != SQLITE_OK)
+		(void)sqlite3_clear_bindings(st);
 	return rc;
 }
 
