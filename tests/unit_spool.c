@@ -840,11 +840,11 @@ file_size(const char *path)
 }
 
 /*
- * The writer connection makes no automatic checkpoint, so it must copy
- * the WAL back itself once the WAL reaches 1000 pages
- * (SPOOL_CHECKPOINT_PAGES, 4 MiB with SQLite's default page of 4 KiB).
- * With no other connection writing, SQLite then writes the WAL again
- * from its beginning, so it stays near that size.
+ * The writer connection makes no automatic checkpoint.  Its checkpoint
+ * thread copies the WAL back every 1000 pages (SPOOL_CHECKPOINT_PAGES,
+ * 4 MiB with SQLite's default page of 4 KiB), and the writer itself
+ * checkpoints at 4000 pages, after which SQLite writes the WAL again from
+ * its beginning.  Without checkpoints these puts write over 30 MiB of WAL.
  */
 static void
 test_writer_checkpoint(void)
@@ -861,7 +861,7 @@ test_writer_checkpoint(void)
 	       "checkpoint 300 puts of 100 KiB");
 	ok(file_size(path) > 16 * 1024 * 1024,
 	   "checkpoint copied alerts into the database");
-	ok(file_size(wal) < 6 * 1024 * 1024, "checkpoint wal bounded");
+	ok(file_size(wal) < 20 * 1024 * 1024, "checkpoint wal bounded");
 	diag("after 30 MiB of alerts: database %lld bytes, WAL %lld bytes",
 	     file_size(path), file_size(wal));
 	spool_free(s);
