@@ -4,10 +4,10 @@
  *
  * Usage: bench/stages --bodies FILE --cert PEM [--rounds N]
  *
- * FILE holds signed SNS bodies, each followed by a line containing only
+ * FILE contains signed SNS bodies, each followed by a line containing only
  * the ASCII record separator (octal 036), as bench/run.sh writes them.
  * PEM is the certificate whose key signed them.  Each step runs over
- * every body, ROUNDS times (default 5); the table shows the fastest
+ * every body, ROUNDS times (default 5).  The table shows the fastest
  * round divided by the body count, so a busy machine inflates the
  * figures less.  The steps:
  *

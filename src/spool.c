@@ -181,9 +181,9 @@ struct spool {
 	/* The checkpoint thread: see spool_checkpointer_main.  The flags
 	 * are guarded by lock, cdb and cdb_wal belong to the thread. */
 	pthread_t checkpointer;
-	pthread_cond_t checkpoint_wanted_cond;
+	pthread_cond_t checkpoint_requested_cond;
 	bool checkpointer_running;
-	bool checkpoint_wanted;
+	bool checkpoint_requested;
 	sqlite3 *cdb;
 	struct spool_wal cdb_wal;
 };
@@ -434,9 +434,9 @@ spool_error_loses_connection(const struct spool *s, sqlite3 *db, int rc)
 /* ------------------------------------------------- statement helpers */
 
 /* Binds parameters first, first + 1, ... from ap, one per letter of
- * types: 't' a string (NULL binds NULL), 'i' an int64_t.  After a
- * failure no binding is left, because cached statements are kept and
- * their strings point into the caller's memory; clearing the bindings
+ * types: 't' a string (NULL binds NULL), 'i' an int64_t.  A failure
+ * clears every binding, because cached statements are kept and their
+ * strings point into the caller's memory.  Unlike a reset, clearing
  * keeps the connection's error message. */
 static int
 spool_vbind(sqlite3_stmt *st, int first, const char *types, va_list ap)
@@ -872,9 +872,9 @@ spool_db_configure(const struct spool *s, sqlite3 *db, struct err *e)
 			"put it on a local file system", s->path, mode);
 		return RESULT_RETRY;
 	}
-	/* The CHECK on deliveries.state stays on although SQLite 3.40
+	/* The CHECK on deliveries.state stays on, although SQLite 3.40
 	 * builds a temporary b-tree for it on every row that sets state
-	 * (about a third of spool_mark_delivered's instructions): a bad
+	 * (about a third of spool_mark_delivered's instructions).  A bad
 	 * state must fail when written, not make the next open report the
 	 * file as corrupt. */
 	rc = spool_exec(db, "PRAGMA synchronous = FULL;"
@@ -961,7 +961,7 @@ spool_init_sync(struct spool *s)
 	pthread_condattr_destroy(&attr);
 	if (rc != 0)
 		return -1;
-	if (pthread_cond_init(&s->checkpoint_wanted_cond, NULL) != 0) {
+	if (pthread_cond_init(&s->checkpoint_requested_cond, NULL) != 0) {
 		pthread_cond_destroy(&s->queued);
 		return -1;
 	}
@@ -970,7 +970,7 @@ spool_init_sync(struct spool *s)
 			return 0;
 		pthread_mutex_destroy(&s->lock);
 	}
-	pthread_cond_destroy(&s->checkpoint_wanted_cond);
+	pthread_cond_destroy(&s->checkpoint_requested_cond);
 	pthread_cond_destroy(&s->queued);
 	return -1;
 }
@@ -1210,7 +1210,6 @@ spool_stop(struct spool *s)
 	was_running = s->running;
 	s->stopping = true;
 	pthread_cond_signal(&s->queued);
-	pthread_cond_signal(&s->checkpoint_wanted_cond);
 	pthread_mutex_unlock(&s->lock);
 	if (was_running)
 		pthread_join(s->writer, NULL);
@@ -1238,7 +1237,7 @@ spool_free(struct spool *s)
 	pthread_mutex_destroy(&s->worker_lock);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->queued);
-	pthread_cond_destroy(&s->checkpoint_wanted_cond);
+	pthread_cond_destroy(&s->checkpoint_requested_cond);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	for (i = 0; i < SPOOL_URL_HASHES; i++)
@@ -1573,6 +1572,20 @@ spool_writer_reconnect(struct spool *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* True when no checkpoint failure of this connection was logged in the
+ * last SPOOL_FAILURE_LOG_INTERVAL_MS; it then counts as logged now. */
+static bool
+spool_wal_failure_loggable(struct spool_wal *wal)
+{
+	int64_t now = spool_monotonic_ms();
+
+	if (wal->logged_ms != 0 &&
+	    now - wal->logged_ms < SPOOL_FAILURE_LOG_INTERVAL_MS)
+		return false;
+	wal->logged_ms = now;
+	return true;
+}
+
 /* True when the WAL has grown by SPOOL_CHECKPOINT_PAGES since the last
  * checkpoint of this connection.  A WAL that SQLite started again from
  * its beginning counts from zero. */
@@ -1593,19 +1606,14 @@ spool_wal_due(struct spool_wal *wal)
 static void
 spool_checkpoint(struct spool *s, sqlite3 *db, struct spool_wal *wal)
 {
-	int64_t now;
 	int rc;
 
 	wal->checkpointed = wal->pages;
 	rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE,
 				       NULL, NULL);
-	if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY)
+	if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY ||
+	    !spool_wal_failure_loggable(wal))
 		return;
-	now = spool_monotonic_ms();
-	if (wal->logged_ms != 0 &&
-	    now - wal->logged_ms < SPOOL_FAILURE_LOG_INTERVAL_MS)
-		return;
-	wal->logged_ms = now;
 	log_message(LOG_WARN, "spool_wal_checkpoint_failed", "copying the WAL "
 		    "of the spool %s into the database failed: %s; stored "
 		    "alerts are safe in the WAL, which grows until a "
@@ -1632,9 +1640,11 @@ spool_checkpointer_open(struct spool *s)
 		rc = spool_exec(s->cdb, "PRAGMA synchronous = FULL");
 	if (rc == SQLITE_OK)
 		return true;
-	log_message(LOG_WARN, "spool_wal_checkpoint_failed", "cannot open the "
-		    "spool %s for a checkpoint: %s; the WAL grows until one "
-		    "succeeds", s->path, sqlite3_errmsg(s->cdb));
+	if (spool_wal_failure_loggable(&s->cdb_wal))
+		log_message(LOG_WARN, "spool_wal_checkpoint_failed",
+			    "cannot open the spool %s for a checkpoint: %s; "
+			    "the WAL grows until one succeeds", s->path,
+			    sqlite3_errmsg(s->cdb));
 	spool_db_close(s->cdb);
 	s->cdb = NULL;
 	return false;
@@ -1655,11 +1665,11 @@ spool_checkpointer_main(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->checkpoint_wanted && !s->stopping)
-			pthread_cond_wait(&s->checkpoint_wanted_cond, &s->lock);
+		while (!s->checkpoint_requested && !s->stopping)
+			pthread_cond_wait(&s->checkpoint_requested_cond, &s->lock);
 		if (s->stopping)
 			break;
-		s->checkpoint_wanted = false;
+		s->checkpoint_requested = false;
 		pthread_mutex_unlock(&s->lock);
 		if (spool_checkpointer_open(s))
 			spool_checkpoint(s, s->cdb, &s->cdb_wal);
@@ -1700,7 +1710,7 @@ spool_stop_checkpointer(struct spool *s)
 	pthread_mutex_lock(&s->lock);
 	was_running = s->checkpointer_running;
 	s->checkpointer_running = false;
-	pthread_cond_signal(&s->checkpoint_wanted_cond);
+	pthread_cond_signal(&s->checkpoint_requested_cond);
 	pthread_mutex_unlock(&s->lock);
 	if (was_running)
 		pthread_join(s->checkpointer, NULL);
@@ -1721,8 +1731,8 @@ spool_request_checkpoint(struct spool *s)
 	s->wdb_wal.checkpointed = s->wdb_wal.pages;
 	pthread_mutex_lock(&s->lock);
 	if (s->checkpointer_running) {
-		s->checkpoint_wanted = true;
-		pthread_cond_signal(&s->checkpoint_wanted_cond);
+		s->checkpoint_requested = true;
+		pthread_cond_signal(&s->checkpoint_requested_cond);
 		handed = true;
 	}
 	pthread_mutex_unlock(&s->lock);
